@@ -46,22 +46,80 @@ pub enum ReconnectPolicy {
 
 /// Every close code of protocol v1 with its numeric value, reconnect policy and meaning.
 pub const CLOSE_CODES: [(CloseCode, u16, ReconnectPolicy, &str); 11] = [
-    (CloseCode::Normal, 1000, ReconnectPolicy::Never, "normal close by the client"),
-    (CloseCode::GoingAway, 1001, ReconnectPolicy::RandomDelayWithinRetryAfter, "server shutting down"),
-    (CloseCode::Abnormal, 1006, ReconnectPolicy::Backoff, "abnormal close (network)"),
-    (CloseCode::MessageTooBig, 1009, ReconnectPolicy::Backoff, "message too big"),
-    (CloseCode::HeartbeatTimeout, 4000, ReconnectPolicy::Backoff, "heartbeat timeout"),
-    (CloseCode::TooManyProtocolErrors, 4400, ReconnectPolicy::Backoff, "too many protocol errors"),
-    (CloseCode::Unauthorized, 4401, ReconnectPolicy::OnceWithFreshToken, "unauthorized"),
-    (CloseCode::HandshakeTimeout, 4408, ReconnectPolicy::Backoff, "handshake timeout"),
-    (CloseCode::Evicted, 4409, ReconnectPolicy::Never, "evicted: too many connections for this user"),
-    (CloseCode::RateLimited, 4429, ReconnectPolicy::NotBeforeRetryAfter, "rate limited"),
-    (CloseCode::SlowConsumer, 4503, ReconnectPolicy::Backoff, "slow consumer: outbound queue overflowed"),
+    (
+        CloseCode::Normal,
+        1000,
+        ReconnectPolicy::Never,
+        "normal close by the client",
+    ),
+    (
+        CloseCode::GoingAway,
+        1001,
+        ReconnectPolicy::RandomDelayWithinRetryAfter,
+        "server shutting down",
+    ),
+    (
+        CloseCode::Abnormal,
+        1006,
+        ReconnectPolicy::Backoff,
+        "abnormal close (network)",
+    ),
+    (
+        CloseCode::MessageTooBig,
+        1009,
+        ReconnectPolicy::Backoff,
+        "message too big",
+    ),
+    (
+        CloseCode::HeartbeatTimeout,
+        4000,
+        ReconnectPolicy::Backoff,
+        "heartbeat timeout",
+    ),
+    (
+        CloseCode::TooManyProtocolErrors,
+        4400,
+        ReconnectPolicy::Backoff,
+        "too many protocol errors",
+    ),
+    (
+        CloseCode::Unauthorized,
+        4401,
+        ReconnectPolicy::OnceWithFreshToken,
+        "unauthorized",
+    ),
+    (
+        CloseCode::HandshakeTimeout,
+        4408,
+        ReconnectPolicy::Backoff,
+        "handshake timeout",
+    ),
+    (
+        CloseCode::Evicted,
+        4409,
+        ReconnectPolicy::Never,
+        "evicted: too many connections for this user",
+    ),
+    (
+        CloseCode::RateLimited,
+        4429,
+        ReconnectPolicy::NotBeforeRetryAfter,
+        "rate limited",
+    ),
+    (
+        CloseCode::SlowConsumer,
+        4503,
+        ReconnectPolicy::Backoff,
+        "slow consumer: outbound queue overflowed",
+    ),
 ];
 
 impl CloseCode {
     fn row(self) -> &'static (CloseCode, u16, ReconnectPolicy, &'static str) {
-        CLOSE_CODES.iter().find(|row| row.0 == self).expect("every close code has a row in CLOSE_CODES")
+        CLOSE_CODES
+            .iter()
+            .find(|row| row.0 == self)
+            .expect("every close code has a row in CLOSE_CODES")
     }
 
     /// The numeric code sent in the close frame.
@@ -81,7 +139,10 @@ impl CloseCode {
 
     /// The close code for a numeric value, if protocol v1 defines it.
     pub fn from_code(code: u16) -> Option<Self> {
-        CLOSE_CODES.iter().find(|row| row.1 == code).map(|row| row.0)
+        CLOSE_CODES
+            .iter()
+            .find(|row| row.1 == code)
+            .map(|row| row.0)
     }
 
     /// The reconnect policy for any numeric code: codes protocol v1 does not define
@@ -129,9 +190,18 @@ mod tests {
     fn eviction_and_normal_close_never_reconnect() {
         assert_eq!(CloseCode::policy_for(4409), ReconnectPolicy::Never);
         assert_eq!(CloseCode::policy_for(1000), ReconnectPolicy::Never);
-        assert_eq!(CloseCode::policy_for(4401), ReconnectPolicy::OnceWithFreshToken);
-        assert_eq!(CloseCode::policy_for(4429), ReconnectPolicy::NotBeforeRetryAfter);
-        assert_eq!(CloseCode::policy_for(1001), ReconnectPolicy::RandomDelayWithinRetryAfter);
+        assert_eq!(
+            CloseCode::policy_for(4401),
+            ReconnectPolicy::OnceWithFreshToken
+        );
+        assert_eq!(
+            CloseCode::policy_for(4429),
+            ReconnectPolicy::NotBeforeRetryAfter
+        );
+        assert_eq!(
+            CloseCode::policy_for(1001),
+            ReconnectPolicy::RandomDelayWithinRetryAfter
+        );
     }
 
     #[test]
@@ -143,9 +213,17 @@ mod tests {
     #[cfg(feature = "json")]
     #[test]
     fn retry_after_reason_round_trips() {
-        let reason = RetryAfter { retry_after_ms: 5000 }.to_reason();
+        let reason = RetryAfter {
+            retry_after_ms: 5000,
+        }
+        .to_reason();
         assert_eq!(reason, r#"{"retry_after_ms":5000}"#);
-        assert_eq!(RetryAfter::parse(&reason), Some(RetryAfter { retry_after_ms: 5000 }));
+        assert_eq!(
+            RetryAfter::parse(&reason),
+            Some(RetryAfter {
+                retry_after_ms: 5000
+            })
+        );
         assert_eq!(RetryAfter::parse("bye"), None);
     }
 }

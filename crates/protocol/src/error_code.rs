@@ -71,7 +71,11 @@ impl ErrorCode {
     pub const fn counts_as_protocol_error(self) -> bool {
         matches!(
             self,
-            Self::BadFrame | Self::HandshakeRequired | Self::UnknownType | Self::Forbidden | Self::NotJoined
+            Self::BadFrame
+                | Self::HandshakeRequired
+                | Self::UnknownType
+                | Self::Forbidden
+                | Self::NotJoined
         )
     }
 }
@@ -96,8 +100,20 @@ mod tests {
 
     #[test]
     fn rate_limited_does_not_count_toward_4400() {
-        let counted: Vec<_> =
-            ErrorCode::ALL.into_iter().filter(|c| c.counts_as_protocol_error()).map(ErrorCode::as_str).collect();
-        assert_eq!(counted, ["bad_frame", "handshake_required", "unknown_type", "forbidden", "not_joined"]);
+        let counted: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.counts_as_protocol_error())
+            .map(ErrorCode::as_str)
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                "bad_frame",
+                "handshake_required",
+                "unknown_type",
+                "forbidden",
+                "not_joined"
+            ]
+        );
     }
 }

@@ -71,7 +71,15 @@ pub type DefaultData = ();
 impl<D> Frame<D> {
     /// A frame of the given type with every optional field absent.
     pub fn new(kind: impl Into<String>) -> Self {
-        Self { kind: kind.into(), id: None, room: None, data: None, ts: None, seq: None, from: None }
+        Self {
+            kind: kind.into(),
+            id: None,
+            room: None,
+            data: None,
+            ts: None,
+            seq: None,
+            from: None,
+        }
     }
 
     /// Sets the correlation id.
@@ -111,7 +119,10 @@ mod tests {
     #[test]
     fn absent_fields_are_omitted() {
         let frame: Frame = Frame::new(kind::PONG).with_id(Some("4".into()));
-        assert_eq!(serde_json::to_string(&frame).unwrap(), r#"{"type":"pong","id":"4"}"#);
+        assert_eq!(
+            serde_json::to_string(&frame).unwrap(),
+            r#"{"type":"pong","id":"4"}"#
+        );
     }
 
     #[test]

@@ -23,9 +23,9 @@ mod frame;
 mod payload;
 mod room;
 
-pub use close::{CloseCode, ReconnectPolicy, CLOSE_CODES};
 #[cfg(feature = "json")]
 pub use close::RetryAfter;
+pub use close::{CloseCode, ReconnectPolicy, CLOSE_CODES};
 pub use error_code::ErrorCode;
 pub use frame::{kind, DefaultData, Frame};
 pub use payload::{

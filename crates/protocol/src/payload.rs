@@ -117,12 +117,21 @@ mod tests {
 
     #[test]
     fn empty_hello_parses() {
-        assert_eq!(serde_json::from_str::<Hello>("{}").unwrap(), Hello::default());
+        assert_eq!(
+            serde_json::from_str::<Hello>("{}").unwrap(),
+            Hello::default()
+        );
     }
 
     #[test]
     fn error_data_uses_wire_codes() {
-        let data = ErrorData { code: ErrorCode::NotJoined, message: "join first".into() };
-        assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"code":"not_joined","message":"join first"}"#);
+        let data = ErrorData {
+            code: ErrorCode::NotJoined,
+            message: "join first".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"code":"not_joined","message":"join first"}"#
+        );
     }
 }

@@ -21,7 +21,10 @@ impl std::fmt::Display for RoomNameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Empty => f.write_str("room name is empty"),
-            Self::TooLong => write!(f, "room name is longer than {MAX_ROOM_NAME_CHARS} characters"),
+            Self::TooLong => write!(
+                f,
+                "room name is longer than {MAX_ROOM_NAME_CHARS} characters"
+            ),
         }
     }
 }
@@ -76,7 +79,10 @@ mod tests {
     fn length_bounds() {
         assert_eq!(RoomName::new(""), Err(RoomNameError::Empty));
         assert!(RoomName::new("a").is_ok());
-        assert!(RoomName::new("é".repeat(128)).is_ok(), "the bound counts characters, not bytes");
+        assert!(
+            RoomName::new("é".repeat(128)).is_ok(),
+            "the bound counts characters, not bytes"
+        );
         assert_eq!(RoomName::new("a".repeat(129)), Err(RoomNameError::TooLong));
     }
 

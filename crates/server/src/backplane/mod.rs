@@ -1,0 +1,157 @@
+//! The backplane: where room sequences, history and cross-node fan-out live.
+//!
+//! The manager calls the backplane with the room's lock held, so the order of
+//! `append` calls is the order members see. A single process uses
+//! [`MemoryBackplane`]; a multi-process deployment plugs in an implementation
+//! backed by a shared store (for example Redis with one subscription per room,
+//! managed through [`Backplane::subscribe`]/[`Backplane::unsubscribe`]) that
+//! forwards messages appended on other nodes to [`RemoteMessages`].
+
+mod memory;
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use wsguard_protocol::{kind, Frame, RoomName};
+
+pub use memory::MemoryBackplane;
+
+/// A room message as published: sequenced, stamped, serialized once.
+#[derive(Debug, Clone)]
+pub struct RoomMessage {
+    /// The room.
+    pub room: RoomName,
+    /// Its sequence number in the room (strictly +1 per message).
+    pub seq: u64,
+    /// Server time when it was published (ms since the Unix epoch).
+    pub ts: i64,
+    /// The `message` frame as sent on the wire.
+    pub text: Utf8Bytes,
+}
+
+impl RoomMessage {
+    /// Builds and serializes the `message` frame.
+    pub fn new(room: RoomName, seq: u64, ts: i64, from: Option<String>, data: Value) -> Self {
+        let mut frame: Frame = Frame::new(kind::MESSAGE)
+            .with_room(room.as_str())
+            .with_data(data)
+            .with_ts(ts);
+        frame.seq = Some(seq);
+        frame.from = from;
+        let text = serde_json::to_string(&frame)
+            .expect("a frame of JSON values serializes")
+            .into();
+        Self {
+            room,
+            seq,
+            ts,
+            text,
+        }
+    }
+}
+
+/// A message to append: everything but the seq.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// Server time of publication.
+    pub ts: i64,
+    /// Publishing user, `None` when the server published.
+    pub from: Option<String>,
+    /// Payload.
+    pub data: Value,
+}
+
+/// Messages a resume replays.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// The room's current seq.
+    pub current_seq: u64,
+    /// Messages with seq greater than the requested one, oldest first.
+    pub messages: Vec<RoomMessage>,
+    /// Whether `messages` covers every seq after the requested one.
+    pub complete: bool,
+}
+
+/// The backplane failed (a shared store unreachable, …). The operation may be retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackplaneError(pub String);
+
+impl std::fmt::Display for BackplaneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "backplane: {}", self.0)
+    }
+}
+
+impl std::error::Error for BackplaneError {}
+
+/// Where an implementation delivers messages appended by *other* nodes; the manager
+/// fans them out to local members in arrival order.
+pub type RemoteMessages = mpsc::UnboundedSender<RoomMessage>;
+
+/// Room sequences, bounded history and cross-node fan-out.
+pub trait Backplane: Send + Sync + 'static {
+    /// Names the lifetime of the room sequences (changes when they restart from 0).
+    fn epoch(&self) -> &str;
+
+    /// Assigns the room's next seq, records the message in history and forwards it
+    /// to other nodes.
+    fn append(
+        &self,
+        room: &RoomName,
+        draft: Draft,
+    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>>;
+
+    /// The room's current seq (0 before the first message).
+    fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>>;
+
+    /// The messages after `after_seq` that history still holds.
+    fn replay(
+        &self,
+        room: &RoomName,
+        after_seq: u64,
+    ) -> BoxFuture<'_, Result<Replay, BackplaneError>>;
+
+    /// The first local member joined `room`: start receiving other nodes' messages for it.
+    fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        let _ = room;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The last local member left `room`.
+    fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        let _ = room;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl<B: Backplane + ?Sized> Backplane for Arc<B> {
+    fn epoch(&self) -> &str {
+        (**self).epoch()
+    }
+    fn append(
+        &self,
+        room: &RoomName,
+        draft: Draft,
+    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
+        (**self).append(room, draft)
+    }
+    fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {
+        (**self).current_seq(room)
+    }
+    fn replay(
+        &self,
+        room: &RoomName,
+        after_seq: u64,
+    ) -> BoxFuture<'_, Result<Replay, BackplaneError>> {
+        (**self).replay(room, after_seq)
+    }
+    fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        (**self).subscribe(room)
+    }
+    fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        (**self).unsubscribe(room)
+    }
+}

@@ -1,0 +1,144 @@
+//! The HTTP surface: `/ws`, `/healthz`, `/metrics`, the admin publish API and the
+//! static demo files.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::services::ServeDir;
+use wsguard_protocol::{ErrorCode, ErrorData, RoomName, SUBPROTOCOL};
+
+use crate::connection;
+use crate::manager::Manager;
+
+/// The axum router for a manager.
+pub fn router(manager: Manager) -> Router {
+    let config = manager.config().clone();
+    let mut app = Router::new()
+        .route("/ws", get(upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics));
+    if config.admin_token.is_some() {
+        app = app.route("/api/rooms/{room}/publish", post(publish));
+    }
+    if let Some(dir) = &config.static_dir {
+        let pkg = config.pkg_dir.clone().unwrap_or_else(|| {
+            let inside = dir.join("pkg");
+            if inside.is_dir() {
+                inside
+            } else {
+                dir.join("..").join("pkg")
+            }
+        });
+        app = app
+            .nest_service("/pkg", ServeDir::new(pkg))
+            .fallback_service(ServeDir::new(dir));
+    }
+    app.layer(middleware::from_fn_with_state(
+        manager.clone(),
+        refuse_during_shutdown,
+    ))
+    .with_state(manager)
+}
+
+async fn refuse_during_shutdown(
+    State(manager): State<Manager>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if manager.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    next.run(request).await
+}
+
+fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({ "error": ErrorData { code, message: message.into() } })),
+    )
+        .into_response()
+}
+
+async fn upgrade(
+    State(manager): State<Manager>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !manager.config().origin_allowed(origin) {
+        tracing::info!(origin, "refused upgrade from a disallowed origin");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let max = manager.config().max_message_bytes;
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
+        .on_upgrade(move |socket| connection::run(manager, socket))
+}
+
+async fn metrics(State(manager): State<Manager>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        manager.render_metrics(),
+    )
+        .into_response()
+}
+
+async fn publish(
+    State(manager): State<Manager>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let expected = manager.config().admin_token.as_deref().unwrap_or_default();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if expected.is_empty() || presented != Some(expected) {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "a valid admin bearer token is required",
+        );
+    }
+    let room = match RoomName::new(room) {
+        Ok(room) => room,
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, ErrorCode::BadFrame, e.to_string())
+        }
+    };
+    let max = manager.config().max_message_bytes;
+    let Ok(bytes) = to_bytes(body, max).await else {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!("body larger than {max} bytes"),
+        );
+    };
+    let data = match serde_json::from_slice(&bytes) {
+        Ok(data) => data,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadFrame,
+                format!("body is not JSON: {e}"),
+            )
+        }
+    };
+    match manager.publish(&room, data, None).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal,
+            e.to_string(),
+        ),
+    }
+}

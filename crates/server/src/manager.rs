@@ -1,0 +1,626 @@
+//! The connection manager: registry, rooms, sessions and pushes. Created before the
+//! listener, so it is never "not ready" when the first connection arrives.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::Utf8Bytes;
+use rand::Rng;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch, Notify};
+use wsguard_protocol::{
+    kind, CloseCode, ErrorCode, ErrorData, Frame, RoomName, RoomResume, Welcome, PROTOCOL_VERSION,
+};
+
+use crate::auth::{Authenticator, Identity};
+use crate::backplane::{Backplane, BackplaneError, Draft, MemoryBackplane, RoomMessage};
+use crate::config::ServerConfig;
+use crate::metrics::{inc, Gauges, Metrics};
+use crate::outbound::{CloseRequest, Outbound, Push};
+use crate::registry::{ConnId, Registry};
+use crate::router::{ConnectHook, ConnectionInfo, Router};
+use crate::sessions::{ResumeRequest, SessionGrant, Sessions};
+
+/// What a push reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Connections the frame was queued for.
+    pub sent: usize,
+    /// Connections it could not be queued for: already gone, or too slow (those are
+    /// closed with 4503).
+    pub failed: usize,
+    /// Registry entries removed because their connection turned out to be gone or too slow.
+    pub removed: usize,
+}
+
+/// The outcome of publishing a room message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PublishReport {
+    /// Local delivery.
+    #[serde(flatten)]
+    pub delivery: DeliveryReport,
+    /// The seq the message got.
+    pub seq: u64,
+}
+
+/// Why a join failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// `user:<id>` rooms are private to that user.
+    Forbidden,
+    /// The connection is closed.
+    NotConnected,
+    /// The backplane failed; the client may retry.
+    Backplane(BackplaneError),
+}
+
+/// Why a publish failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The backplane failed; the message was not published.
+    Backplane(BackplaneError),
+}
+
+impl std::fmt::Display for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Backplane(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {}
+
+const ROOM_LOCK_STRIPES: usize = 64;
+
+/// A connection that passed the handshake.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) session: String,
+    pub(crate) resumed: bool,
+    pub(crate) router: Router,
+}
+
+struct Inner {
+    config: ServerConfig,
+    node: String,
+    next_conn: AtomicU64,
+    registry: Mutex<Registry<Outbound>>,
+    room_locks: Vec<tokio::sync::Mutex<()>>,
+    hasher: std::collections::hash_map::RandomState,
+    backplane: Arc<dyn Backplane>,
+    sessions: Mutex<Sessions>,
+    auth: Authenticator,
+    metrics: Metrics,
+    hooks: Vec<ConnectHook>,
+    shutdown: watch::Sender<bool>,
+    live_tasks: AtomicUsize,
+    live_changed: Notify,
+}
+
+/// The connection manager. Cheap to clone; every clone is the same manager.
+#[derive(Clone)]
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("node", &self.inner.node)
+            .field("gauges", &self.gauges())
+            .finish()
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Serializes a frame, stamping `ts` if it has none.
+pub(crate) fn encode(mut frame: Frame) -> Utf8Bytes {
+    if frame.ts.is_none() {
+        frame.ts = Some(now_ms());
+    }
+    serde_json::to_string(&frame)
+        .expect("a frame of JSON values serializes")
+        .into()
+}
+
+pub(crate) fn error_frame(
+    id: Option<String>,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Frame {
+    let data = ErrorData {
+        code,
+        message: message.into(),
+    };
+    Frame::new(kind::ERROR)
+        .with_id(id)
+        .with_data(serde_json::to_value(data).expect("error data serializes"))
+}
+
+impl Manager {
+    /// A manager with the in-memory backplane (single process).
+    pub fn new(config: ServerConfig, hooks: Vec<ConnectHook>) -> Self {
+        let backplane = MemoryBackplane::new(random_hex(8), config.history);
+        Self::with_backplane(config, hooks, Arc::new(backplane), None)
+    }
+
+    /// A manager over any backplane. Messages the backplane receives from other
+    /// nodes are read from `remote` and fanned out to local members; pass the
+    /// receiver whose sender ([`RemoteMessages`]) the backplane was built with.
+    /// Must be called within a tokio runtime when `remote` is given.
+    pub fn with_backplane(
+        config: ServerConfig,
+        hooks: Vec<ConnectHook>,
+        backplane: Arc<dyn Backplane>,
+        remote: Option<mpsc::UnboundedReceiver<RoomMessage>>,
+    ) -> Self {
+        let manager = Self {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::new(config.max_connections_per_user)),
+                sessions: Mutex::new(Sessions::new(config.session_ttl)),
+                auth: Authenticator::new(config.auth.clone()),
+                config,
+                node: random_hex(3),
+                next_conn: AtomicU64::new(1),
+                room_locks: (0..ROOM_LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+                hasher: std::collections::hash_map::RandomState::new(),
+                backplane,
+                metrics: Metrics::default(),
+                hooks,
+                shutdown: watch::channel(false).0,
+                live_tasks: AtomicUsize::new(0),
+                live_changed: Notify::new(),
+            }),
+        };
+        if let Some(mut remote) = remote {
+            let weak = Arc::downgrade(&manager.inner);
+            tokio::spawn(async move {
+                while let Some(message) = remote.recv().await {
+                    let Some(inner) = weak.upgrade() else { break };
+                    let manager = Manager { inner };
+                    let _guard = manager.room_lock(&message.room).lock().await;
+                    manager.deliver_room(&message);
+                }
+            });
+        }
+        manager
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The epoch of the room sequences.
+    pub fn epoch(&self) -> &str {
+        self.inner.backplane.epoch()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry<Outbound>> {
+        self.inner.registry.lock().expect("registry lock poisoned")
+    }
+
+    fn room_lock(&self, room: &RoomName) -> &tokio::sync::Mutex<()> {
+        let mut hasher = self.inner.hasher.build_hasher();
+        room.hash(&mut hasher);
+        &self.inner.room_locks[(hasher.finish() % ROOM_LOCK_STRIPES as u64) as usize]
+    }
+
+    /// Current gauges.
+    pub fn gauges(&self) -> Gauges {
+        let registry = self.registry();
+        Gauges {
+            connections: registry.connection_count(),
+            users: registry.user_count(),
+            rooms: registry.room_count(),
+        }
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        self.inner.metrics.render(self.gauges())
+    }
+
+    pub(crate) fn next_connection(&self) -> (ConnId, String) {
+        let n = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        (ConnId(n), format!("{}-{n}", self.inner.node))
+    }
+
+    pub(crate) fn authenticate(
+        &self,
+        token: Option<&str>,
+        connection_id: &str,
+    ) -> Result<Identity, crate::auth::AuthError> {
+        self.inner.auth.authenticate(token, connection_id)
+    }
+
+    /// Registers an authenticated connection, queues its welcome (before anything
+    /// else can be pushed to it), evicts the user's oldest connections past the cap,
+    /// and builds its router.
+    pub(crate) fn open(
+        &self,
+        conn: ConnId,
+        connection_id: &str,
+        identity: &Identity,
+        outbound: &Outbound,
+        resume: Option<ResumeRequest<'_>>,
+    ) -> Opened {
+        let SessionGrant {
+            id: session,
+            resumed,
+        } = self
+            .inner
+            .sessions
+            .lock()
+            .expect("sessions lock poisoned")
+            .attach(
+                &identity.user_id,
+                identity.authenticated,
+                resume,
+                self.epoch(),
+                random_hex(16),
+                Instant::now(),
+            );
+        let welcome = Welcome {
+            connection_id: connection_id.to_owned(),
+            user_id: identity.user_id.clone(),
+            session: session.clone(),
+            epoch: self.epoch().to_owned(),
+            heartbeat_ms: self.inner.config.heartbeat.as_millis() as u64,
+            max_message_bytes: self.inner.config.max_message_bytes as u64,
+            resumed,
+            protocol: PROTOCOL_VERSION,
+        };
+        let welcome = Frame::new(kind::WELCOME)
+            .with_data(serde_json::to_value(welcome).expect("welcome serializes"));
+        let evicted = {
+            let mut registry = self.registry();
+            outbound.push(encode(welcome));
+            registry.register(conn, &identity.user_id, outbound.clone())
+        };
+        for removed in evicted {
+            inc(&self.inner.metrics.evictions);
+            tracing::info!(user = %identity.user_id, evicted = removed.id.0, "per-user cap reached; evicting the oldest");
+            let message = format!(
+                "user {} opened more than {} connections; this, the oldest, was closed",
+                identity.user_id, self.inner.config.max_connections_per_user
+            );
+            removed
+                .handle
+                .push(encode(error_frame(None, ErrorCode::Evicted, message)));
+            removed
+                .handle
+                .request_close(CloseRequest::code(CloseCode::Evicted, "evicted"));
+            self.unsubscribe_emptied(removed.emptied_rooms);
+        }
+        let mut router = Router::default();
+        let info = ConnectionInfo {
+            connection_id: connection_id.to_owned(),
+            user_id: identity.user_id.clone(),
+            manager: self.clone(),
+        };
+        for hook in &self.inner.hooks {
+            hook(&info, &mut router);
+        }
+        Opened {
+            session,
+            resumed,
+            router,
+        }
+    }
+
+    /// Removes a connection from every index and detaches its session.
+    pub(crate) fn close(&self, conn: ConnId, session: Option<&str>) {
+        let removed = self.registry().unregister(conn);
+        if let Some(removed) = removed {
+            self.unsubscribe_emptied(removed.emptied_rooms);
+        }
+        if let Some(session) = session {
+            self.inner
+                .sessions
+                .lock()
+                .expect("sessions lock poisoned")
+                .detach(session, Instant::now());
+        }
+    }
+
+    fn unsubscribe_emptied(&self, rooms: Vec<RoomName>) {
+        if rooms.is_empty() {
+            return;
+        }
+        let backplane = self.inner.backplane.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                for room in rooms {
+                    if let Err(e) = backplane.unsubscribe(&room).await {
+                        tracing::warn!(room = %room, error = %e, "backplane unsubscribe failed");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Joins `conn` to `room`, returning the room's current seq; with `replay_after`,
+    /// queues the messages after that seq that history holds (before any later
+    /// message of the room) and returns what was covered.
+    pub(crate) async fn join(
+        &self,
+        conn: ConnId,
+        user_id: &str,
+        room: &RoomName,
+        replay_after: Option<u64>,
+    ) -> Result<(u64, Option<bool>), JoinError> {
+        if !room.admits(user_id) {
+            return Err(JoinError::Forbidden);
+        }
+        let _guard = self.room_lock(room).lock().await;
+        let (joined, outbound) = {
+            let mut registry = self.registry();
+            let joined = registry.join(conn, room).ok_or(JoinError::NotConnected)?;
+            (
+                joined,
+                registry
+                    .handle(conn)
+                    .cloned()
+                    .ok_or(JoinError::NotConnected)?,
+            )
+        };
+        if joined.room_created {
+            self.inner
+                .backplane
+                .subscribe(room)
+                .await
+                .map_err(JoinError::Backplane)?;
+        }
+        match replay_after {
+            None => Ok((
+                self.inner
+                    .backplane
+                    .current_seq(room)
+                    .await
+                    .map_err(JoinError::Backplane)?,
+                None,
+            )),
+            Some(after) => {
+                let replay = self
+                    .inner
+                    .backplane
+                    .replay(room, after)
+                    .await
+                    .map_err(JoinError::Backplane)?;
+                for message in replay.messages {
+                    outbound.push(message.text);
+                }
+                Ok((replay.current_seq, Some(replay.complete)))
+            }
+        }
+    }
+
+    /// Removes `conn` from `room` (a no-op if it was not a member).
+    pub(crate) async fn leave(&self, conn: ConnId, room: &RoomName) {
+        let _guard = self.room_lock(room).lock().await;
+        let emptied = self.registry().leave(conn, room);
+        if emptied {
+            if let Err(e) = self.inner.backplane.unsubscribe(room).await {
+                tracing::warn!(room = %room, error = %e, "backplane unsubscribe failed");
+            }
+        }
+    }
+
+    pub(crate) fn is_member(&self, conn: ConnId, room: &str) -> bool {
+        self.registry().is_member(conn, room)
+    }
+
+    /// Re-joins the rooms of a `resume` and replays what each missed; returns the
+    /// `resumed` report. Rooms the user may not join are left out.
+    pub(crate) async fn resume_rooms(
+        &self,
+        conn: ConnId,
+        user_id: &str,
+        rooms: &BTreeMap<String, u64>,
+        resumed: bool,
+    ) -> BTreeMap<String, RoomResume> {
+        let mut report = BTreeMap::new();
+        for (name, &last_seq) in rooms {
+            let Ok(room) = RoomName::new(name.as_str()) else {
+                continue;
+            };
+            let result = self
+                .join(conn, user_id, &room, resumed.then_some(last_seq))
+                .await;
+            let entry = match result {
+                Ok((to, Some(complete))) => RoomResume {
+                    from: last_seq + 1,
+                    to,
+                    complete,
+                },
+                Ok((to, None)) => RoomResume {
+                    from: to + 1,
+                    to,
+                    complete: false,
+                },
+                Err(_) => continue,
+            };
+            report.insert(name.clone(), entry);
+        }
+        report
+    }
+
+    /// Publishes a room message: assigns its seq, records it in history and queues
+    /// it for every member. `from` is the publishing user, `None` for the server.
+    pub async fn publish(
+        &self,
+        room: &RoomName,
+        data: Value,
+        from: Option<String>,
+    ) -> Result<PublishReport, PublishError> {
+        let _guard = self.room_lock(room).lock().await;
+        let draft = Draft {
+            ts: now_ms(),
+            from,
+            data,
+        };
+        let message = self
+            .inner
+            .backplane
+            .append(room, draft)
+            .await
+            .map_err(PublishError::Backplane)?;
+        let delivery = self.deliver_room(&message);
+        Ok(PublishReport {
+            delivery,
+            seq: message.seq,
+        })
+    }
+
+    fn deliver_room(&self, message: &RoomMessage) -> DeliveryReport {
+        let targets: Vec<(ConnId, Outbound)> = self
+            .registry()
+            .room_members(message.room.as_str())
+            .map(|(id, h)| (id, h.clone()))
+            .collect();
+        self.deliver(targets, &message.text)
+    }
+
+    /// Pushes a frame to every connection of a user. `ts` is stamped if absent.
+    pub fn send_to_user(&self, user_id: &str, frame: Frame) -> DeliveryReport {
+        let targets = self
+            .registry()
+            .user_connections(user_id)
+            .map(|(id, h)| (id, h.clone()))
+            .collect();
+        self.deliver(targets, &encode(frame))
+    }
+
+    /// Pushes a frame (any application type, unsequenced) to every member of a room.
+    pub fn send_to_room(&self, room: &str, frame: Frame) -> DeliveryReport {
+        let targets = self
+            .registry()
+            .room_members(room)
+            .map(|(id, h)| (id, h.clone()))
+            .collect();
+        self.deliver(targets, &encode(frame))
+    }
+
+    /// Pushes a frame to every open connection.
+    pub fn broadcast(&self, frame: Frame) -> DeliveryReport {
+        let targets = self
+            .registry()
+            .all()
+            .map(|(id, h)| (id, h.clone()))
+            .collect();
+        self.deliver(targets, &encode(frame))
+    }
+
+    /// Queues `text` for each target without blocking; dead and slow targets are
+    /// counted and removed from the registry, never skipped silently.
+    fn deliver(&self, targets: Vec<(ConnId, Outbound)>, text: &Utf8Bytes) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        let mut dead = Vec::new();
+        for (id, outbound) in targets {
+            match outbound.push(text.clone()) {
+                Push::Queued => report.sent += 1,
+                Push::SlowConsumer => {
+                    inc(&self.inner.metrics.slow_consumer_closes);
+                    dead.push(id);
+                }
+                Push::Gone => dead.push(id),
+            }
+        }
+        report.failed = dead.len();
+        if !dead.is_empty() {
+            self.inner
+                .metrics
+                .broadcast_failed
+                .fetch_add(dead.len() as u64, Ordering::Relaxed);
+            let mut emptied = Vec::new();
+            {
+                let mut registry = self.registry();
+                for id in dead {
+                    if let Some(removed) = registry.unregister(id) {
+                        report.removed += 1;
+                        emptied.extend(removed.emptied_rooms);
+                    }
+                }
+            }
+            self.unsubscribe_emptied(emptied);
+        }
+        report
+    }
+
+    /// Starts a graceful shutdown: every connection, mid-handshake ones included,
+    /// is closed with 1001 and a `retry_after_ms` window.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Whether a shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Waits until every connection task has ended.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.inner.live_changed.notified();
+            if self.inner.live_tasks.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Connection tasks alive, handshaking ones included.
+    pub fn live_connections(&self) -> usize {
+        self.inner.live_tasks.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn track_live(&self) -> LiveGuard {
+        self.inner.live_tasks.fetch_add(1, Ordering::AcqRel);
+        LiveGuard {
+            manager: self.clone(),
+        }
+    }
+}
+
+/// Counts a connection task as alive until dropped.
+pub(crate) struct LiveGuard {
+    manager: Manager,
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.manager.inner.live_tasks.fetch_sub(1, Ordering::AcqRel);
+        self.manager.inner.live_changed.notify_waiters();
+    }
+}
