@@ -110,7 +110,7 @@ mod tests {
             .as_secs()
     }
 
-    fn jwt(secret: &str, claims: serde_json::Value) -> String {
+    fn jwt(secret: &str, claims: &serde_json::Value) -> String {
         encode(
             &Header::new(Algorithm::HS256),
             &claims,
@@ -151,24 +151,24 @@ mod tests {
         let auth = Authenticator::new(AuthMode::Jwt {
             secret: "s3cret".into(),
         });
-        let good = jwt("s3cret", json!({"sub":"alice","exp": now() + 60}));
+        let good = jwt("s3cret", &json!({"sub":"alice","exp": now() + 60}));
         assert_eq!(
             auth.authenticate(Some(&good), "c1").unwrap().user_id,
             "alice"
         );
 
-        let expired = jwt("s3cret", json!({"sub":"alice","exp": now() - 120}));
+        let expired = jwt("s3cret", &json!({"sub":"alice","exp": now() - 120}));
         assert!(matches!(
             auth.authenticate(Some(&expired), "c1"),
             Err(AuthError::InvalidToken(_))
         ));
-        let within_leeway = jwt("s3cret", json!({"sub":"alice","exp": now() - 5}));
+        let within_leeway = jwt("s3cret", &json!({"sub":"alice","exp": now() - 5}));
         assert!(auth.authenticate(Some(&within_leeway), "c1").is_ok());
-        let no_exp = jwt("s3cret", json!({"sub":"alice"}));
+        let no_exp = jwt("s3cret", &json!({"sub":"alice"}));
         assert!(auth.authenticate(Some(&no_exp), "c1").is_err());
-        let empty_sub = jwt("s3cret", json!({"sub":"","exp": now() + 60}));
+        let empty_sub = jwt("s3cret", &json!({"sub":"","exp": now() + 60}));
         assert!(auth.authenticate(Some(&empty_sub), "c1").is_err());
-        let wrong_key = jwt("other", json!({"sub":"alice","exp": now() + 60}));
+        let wrong_key = jwt("other", &json!({"sub":"alice","exp": now() + 60}));
         assert!(auth.authenticate(Some(&wrong_key), "c1").is_err());
         assert!(auth.authenticate(Some("not.a.jwt"), "c1").is_err());
         assert_eq!(auth.authenticate(None, "c1"), Err(AuthError::MissingToken));

@@ -75,12 +75,17 @@ async fn upgrade(
         tracing::info!(origin, "refused upgrade from a disallowed origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let max = manager.config().max_message_bytes;
-    ws.protocols([SUBPROTOCOL])
-        .max_message_size(max)
-        .max_frame_size(max)
+    configure_upgrade(ws, manager.config().max_message_bytes)
         .on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
         .on_upgrade(move |socket| connection::run(manager, socket))
+}
+
+/// The WebSocket settings every wsguard endpoint uses: the `wsguard.v1`
+/// subprotocol when offered, and frames and messages bounded by `max_message_bytes`.
+pub fn configure_upgrade(ws: WebSocketUpgrade, max_message_bytes: usize) -> WebSocketUpgrade {
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
 }
 
 async fn metrics(State(manager): State<Manager>) -> Response {

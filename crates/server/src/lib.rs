@@ -47,7 +47,7 @@ mod sessions;
 
 pub use auth::{AuthError, Identity};
 pub use config::{AuthMode, ServerConfig};
-pub use http::router as http_router;
+pub use http::{configure_upgrade, router as http_router};
 pub use manager::{now_ms, DeliveryReport, JoinError, Manager, PublishError, PublishReport};
 pub use metrics::Gauges;
 pub use router::{ConnectHook, ConnectionInfo, HandlerError, Request, Router};

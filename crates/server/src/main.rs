@@ -185,7 +185,7 @@ async fn main() -> std::process::ExitCode {
     };
     match server.local_addr() {
         Ok(local) => {
-            tracing::info!("listening on http://{local} (WebSocket endpoint ws://{local}/ws)")
+            tracing::info!("listening on http://{local} (WebSocket endpoint ws://{local}/ws)");
         }
         Err(e) => tracing::warn!(error = %e, "listening, address unknown"),
     }

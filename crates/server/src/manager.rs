@@ -2,7 +2,7 @@
 //! listener, so it is never "not ready" when the first connection arrives.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -166,7 +166,7 @@ impl Manager {
 
     /// A manager over any backplane. Messages the backplane receives from other
     /// nodes are read from `remote` and fanned out to local members; pass the
-    /// receiver whose sender ([`RemoteMessages`]) the backplane was built with.
+    /// receiver whose sender ([`RemoteMessages`](crate::backplane::RemoteMessages)) the backplane was built with.
     /// Must be called within a tokio runtime when `remote` is given.
     pub fn with_backplane(
         config: ServerConfig,
@@ -227,9 +227,8 @@ impl Manager {
     }
 
     fn room_lock(&self, room: &RoomName) -> &tokio::sync::Mutex<()> {
-        let mut hasher = self.inner.hasher.build_hasher();
-        room.hash(&mut hasher);
-        &self.inner.room_locks[(hasher.finish() % ROOM_LOCK_STRIPES as u64) as usize]
+        let hash = self.inner.hasher.hash_one(room);
+        &self.inner.room_locks[(hash % ROOM_LOCK_STRIPES as u64) as usize]
     }
 
     /// Current gauges.

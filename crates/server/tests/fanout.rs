@@ -56,9 +56,9 @@ async fn broadcast_with_dead_members_reaches_the_rest_and_removes_the_dead() {
         let (mut client, _) = server.open(Some(&format!("u{i}"))).await;
         client.join("board").await;
         if i % 2 == 0 {
-            alive.push(client)
+            alive.push(client);
         } else {
-            doomed.push(client)
+            doomed.push(client);
         }
     }
     // Die abruptly: drop the TCP stream with no close frame.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy (host and wasm32), host unit and
+# integration tests against the real server, and the Autobahn conformance cases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (host)"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+step "clippy (wasm32)"
+cargo clippy --quiet -p wsguard -p wsguard-protocol --no-default-features --target wasm32-unknown-unknown -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --workspace --no-deps
+
+step "host tests (protocol, server over real sockets)"
+cargo test --workspace 2>&1 | tee target/host-tests.log
+passed=$(grep -Eo '[0-9]+ passed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
+
+step "conformance (Autobahn)"
+scripts/conformance.sh
+passed=$((passed + 1))
+
+step "summary"
+echo "$passed passed, $failed failed"
