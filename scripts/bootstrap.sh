@@ -8,6 +8,7 @@ WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock 2>/dev/null
 WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
 WASM_PACK_VERSION=0.15.1
 KOSOKU_VERSION=0.1.0
+WEBSOCKETS_VERSION=15.0.1
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -57,10 +58,12 @@ if [ "${wasm_opt_major:-0}" -lt 116 ]; then
   echo "wasm-opt $wasm_opt_major is too old (need >= 116)" >&2; exit 1
 fi
 
-# 5. Python tools (Autobahn conformance runner) in a private venv.
-if ! .tools/venv/bin/kosoku --help >/dev/null 2>&1; then
-  log "pip install kosoku==$KOSOKU_VERSION"
+# 5. Python tools in a private venv: the Autobahn conformance runner and the
+#    websockets library of the independent protocol client.
+if ! .tools/venv/bin/kosoku --help >/dev/null 2>&1 \
+  || [ "$(.tools/venv/bin/python -c 'import websockets; print(websockets.__version__)' 2>/dev/null)" != "$WEBSOCKETS_VERSION" ]; then
+  log "pip install kosoku==$KOSOKU_VERSION websockets==$WEBSOCKETS_VERSION"
   python3 -m venv .tools/venv
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION"
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION" "websockets==$WEBSOCKETS_VERSION"
 fi
 log "ok"

@@ -24,6 +24,11 @@ cargo test --workspace 2>&1 | tee target/host-tests.log
 passed=$(grep -Eo '[0-9]+ passed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
 
+step "independent client (Python, written from docs/PROTOCOL.md)"
+cargo build --quiet -p wsguard-server
+.tools/venv/bin/python tests/protocol/client_from_spec.py target/debug/wsguard-server | tee target/spec-client.log
+passed=$((passed + $(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' target/spec-client.log)))
+
 step "conformance (Autobahn)"
 scripts/conformance.sh
 passed=$((passed + 1))
