@@ -17,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 mod close;
 mod error_code;
 mod frame;

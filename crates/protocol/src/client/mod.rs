@@ -1,0 +1,266 @@
+//! The sans-IO wsguard client: every decision (when to connect, what to send, when
+//! the heartbeat is late, what a close code means) is a pure function of the inputs
+//! and `now`. It owns no socket, reads no clock and draws randomness from an injected
+//! source, so it runs and is tested on the host with a virtual clock.
+//!
+//! Drive it like quinn-proto: call an input method (`connect`, `on_socket_open`,
+//! `on_frame`, `on_socket_closed`, `handle_timeout`, …), then drain
+//! [`Client::poll_output`] and sleep until [`Client::poll_timeout`].
+//!
+//! ```
+//! use serde_json::json;
+//! use wsguard_protocol::client::{Client, ClientConfig, Output};
+//!
+//! let mut client: Client<serde_json::Value> = Client::new(ClientConfig::default(), Box::new(|| 0.5));
+//! client.connect(0);
+//! let Some(Output::OpenSocket(socket)) = client.poll_output() else { panic!() };
+//! client.on_socket_open(socket, 10);
+//! // The core asks for a hello on that socket.
+//! assert!(matches!(client.poll_output(), Some(Output::Event(_))));
+//! assert!(matches!(client.poll_output(), Some(Output::Send { frame, .. }) if frame.kind == "hello"));
+//! ```
+
+mod backoff;
+mod machine;
+mod payload;
+
+pub use backoff::BackoffConfig;
+pub use machine::Client;
+pub use payload::Payload;
+
+use crate::{Frame, Resumed, Welcome};
+
+/// Milliseconds on a monotonic clock with an arbitrary origin (`performance.now()`).
+pub type Millis = u64;
+
+/// Names one socket the core asked to open. Events of a socket that is no longer
+/// current are ignored, so at most one socket is ever live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u64);
+
+/// Names one request (`request`, `join`, `leave`, `publish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// The connection state seen by users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientState {
+    /// Created, `connect()` not called yet.
+    Idle,
+    /// Opening a socket (or fetching a token for it).
+    Connecting,
+    /// Socket open, `hello` sent, waiting for the welcome.
+    Handshaking,
+    /// Welcomed: frames flow.
+    Open,
+    /// Waiting to reconnect after a close.
+    Reconnecting,
+    /// Final until `connect()` is called again.
+    Closed,
+}
+
+impl ClientState {
+    /// The state's name as the JavaScript API spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Connecting => "connecting",
+            Self::Handshaking => "handshaking",
+            Self::Open => "open",
+            Self::Reconnecting => "reconnecting",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// Client settings. Defaults are written in each field's doc.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// Reconnect after closes the policy allows. Default: true.
+    pub reconnect: bool,
+    /// Backoff between attempts.
+    pub backoff: BackoffConfig,
+    /// Socket open → welcome, in ms. Default: 5000.
+    pub welcome_timeout_ms: u64,
+    /// Socket created → open, in ms. Default: 10000.
+    pub connect_timeout_ms: u64,
+    /// Frames buffered while not open. Default: 1000.
+    pub queue_limit: usize,
+    /// Default request timeout, in ms. Default: 10000.
+    pub request_timeout_ms: u64,
+    /// Resume the session (re-join rooms, replay missed messages) after reconnects. Default: true.
+    pub resume: bool,
+    /// A fixed token sent in `hello`. Default: none.
+    pub token: Option<String>,
+    /// A token provider exists: the core asks for a token ([`Output::FetchToken`])
+    /// before every connect. Default: false.
+    pub token_provider: bool,
+    /// Silence tolerated past `heartbeat_ms`, in ms. Default: `heartbeat_ms / 2`.
+    pub heartbeat_grace_ms: Option<u64>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            reconnect: true,
+            backoff: BackoffConfig::default(),
+            welcome_timeout_ms: 5_000,
+            connect_timeout_ms: 10_000,
+            queue_limit: 1_000,
+            request_timeout_ms: 10_000,
+            resume: true,
+            token: None,
+            token_provider: false,
+            heartbeat_grace_ms: None,
+        }
+    }
+}
+
+/// How a `send` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Handed to the open socket.
+    Sent,
+    /// Buffered; it is sent after the next welcome.
+    Queued,
+}
+
+/// Why a `send` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The buffer holds `queue_limit` frames already. Retry later.
+    QueueFull,
+    /// The client is closed. Call `connect()` first.
+    Closed,
+}
+
+impl SendError {
+    /// The error's stable code (`"queue_full"`, `"closed"`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::QueueFull => "queue_full",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// Why a request failed: `code` is `timeout`, `disconnected`, `closed`,
+/// `queue_full`, or an error code from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// Stable code to branch on.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl RequestError {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Something that happened, for the user's event handlers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<D> {
+    /// The state changed.
+    State {
+        /// The new state.
+        state: ClientState,
+        /// The previous state.
+        previous: ClientState,
+    },
+    /// A welcome arrived: the connection is ready.
+    Welcome(Welcome),
+    /// A room message (each `seq` at most once per epoch).
+    Message(Frame<D>),
+    /// A frame of an application type pushed by the server.
+    Push(Frame<D>),
+    /// A reconnect is scheduled.
+    Reconnecting {
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Delay before it, in ms.
+        delay_ms: u64,
+        /// Close code that caused it.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// The socket closed.
+    Close {
+        /// Close code (1006 when the network failed).
+        code: u16,
+        /// Close reason.
+        reason: String,
+        /// Whether a reconnect follows.
+        will_reconnect: bool,
+    },
+    /// What a resume replayed per room.
+    Resumed(Resumed),
+    /// An error: a server `error` frame not tied to a request, a dropped frame, …
+    Error {
+        /// Stable code.
+        code: String,
+        /// Explanation.
+        message: String,
+    },
+}
+
+/// What the core asks its I/O layer to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output<D> {
+    /// Create a WebSocket; report back with `on_socket_open` / `on_socket_closed`.
+    OpenSocket(SocketId),
+    /// Close this socket with a code; no further events of it are needed.
+    CloseSocket {
+        /// The socket.
+        socket: SocketId,
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Send a frame on the socket.
+    Send {
+        /// The socket.
+        socket: SocketId,
+        /// The frame to serialize.
+        frame: Frame<D>,
+    },
+    /// Call the token provider; answer with `on_token`.
+    FetchToken,
+    /// A request finished.
+    Resolve {
+        /// The request.
+        request: RequestId,
+        /// The reply (`reply` or `ack` frame), or why it failed.
+        result: Result<Frame<D>, RequestError>,
+    },
+    /// Tell the user.
+    Event(Event<D>),
+}
+
+/// Counters exposed as `client.stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames handed to a socket.
+    pub sent: u64,
+    /// Frames received.
+    pub received: u64,
+    /// Frames buffered now.
+    pub queued: u64,
+    /// Buffered frames dropped by a final close.
+    pub dropped: u64,
+    /// Reconnects scheduled.
+    pub reconnects: u64,
+    /// Error events.
+    pub errors: u64,
+    /// Last heartbeat round trip, in ms.
+    pub rtt_ms: Option<u64>,
+}

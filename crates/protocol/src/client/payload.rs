@@ -1,0 +1,43 @@
+//! What the client core needs to read from and write into frame payloads. The
+//! browser layer implements it over JavaScript values; the host over `serde_json::Value`.
+
+use crate::{Hello, Resumed, Welcome};
+
+/// A frame payload (`data`) the client core can inspect.
+pub trait Payload: Clone {
+    /// The payload as a welcome, if it is one.
+    fn to_welcome(&self) -> Option<Welcome>;
+    /// The payload as a `resumed` report, if it is one.
+    fn to_resumed(&self) -> Option<Resumed>;
+    /// `(code, message)` of an `error` payload.
+    fn to_error(&self) -> Option<(String, String)>;
+    /// An unsigned integer field of an object payload (`seq` of an ack).
+    fn u64_field(&self, name: &str) -> Option<u64>;
+    /// The payload of a `hello`.
+    fn from_hello(hello: &Hello) -> Self;
+}
+
+#[cfg(feature = "json")]
+impl Payload for serde_json::Value {
+    fn to_welcome(&self) -> Option<Welcome> {
+        serde_json::from_value(self.clone()).ok()
+    }
+    fn to_resumed(&self) -> Option<Resumed> {
+        serde_json::from_value(self.clone()).ok()
+    }
+    fn to_error(&self) -> Option<(String, String)> {
+        let code = self.get("code")?.as_str()?.to_owned();
+        let message = self
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Some((code, message))
+    }
+    fn u64_field(&self, name: &str) -> Option<u64> {
+        self.get(name)?.as_u64()
+    }
+    fn from_hello(hello: &Hello) -> Self {
+        serde_json::to_value(hello).expect("hello serializes")
+    }
+}
