@@ -13,11 +13,21 @@
 //!
 //! let mut client: Client<serde_json::Value> = Client::new(ClientConfig::default(), Box::new(|| 0.5));
 //! client.connect(0);
-//! let Some(Output::OpenSocket(socket)) = client.poll_output() else { panic!() };
+//! let socket = std::iter::from_fn(|| client.poll_output())
+//!     .find_map(|output| match output {
+//!         Output::OpenSocket(socket) => Some(socket),
+//!         _ => None,
+//!     })
+//!     .expect("connect() asks for a socket");
 //! client.on_socket_open(socket, 10);
-//! // The core asks for a hello on that socket.
-//! assert!(matches!(client.poll_output(), Some(Output::Event(_))));
-//! assert!(matches!(client.poll_output(), Some(Output::Send { frame, .. }) if frame.kind == "hello"));
+//! // Once the socket is open, the core sends `hello` on it.
+//! let hello = std::iter::from_fn(|| client.poll_output()).find_map(|output| match output {
+//!     Output::Send { frame, .. } => Some(frame),
+//!     _ => None,
+//! });
+//! assert_eq!(hello.unwrap().kind, "hello");
+//! assert_eq!(client.state().as_str(), "handshaking");
+//! # let _ = json!(null);
 //! ```
 
 mod backoff;

@@ -1,0 +1,230 @@
+//! Randomized model test: thousands of random event sequences, checking the
+//! invariants after every step:
+//! - at most one live socket;
+//! - never stuck: a client that is not idle or closed always has a timer or an
+//!   outstanding token request;
+//! - every send is accounted for exactly once (sent, or reported dropped);
+//! - every request resolves exactly once (checked after a final close).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+use support::*;
+use wsguard_protocol::client::{
+    Client, ClientConfig, ClientState, Output, RequestId, SendOutcome, SocketId,
+};
+use wsguard_protocol::Frame;
+
+struct Model {
+    client: Client<Value>,
+    now: u64,
+    live: BTreeSet<SocketId>,
+    all_sockets: Vec<SocketId>,
+    token_requested: bool,
+    next_payload: u64,
+    sent_direct: BTreeSet<u64>,
+    queued: BTreeSet<u64>,
+    transmitted: BTreeSet<u64>,
+    requests: BTreeMap<RequestId, u32>,
+}
+
+impl Model {
+    fn absorb(&mut self) {
+        while let Some(output) = self.client.poll_output() {
+            match output {
+                Output::OpenSocket(s) => {
+                    self.live.insert(s);
+                    self.all_sockets.push(s);
+                }
+                Output::CloseSocket { socket, .. } => {
+                    self.live.remove(&socket);
+                }
+                Output::Send { frame, socket } => {
+                    assert!(
+                        self.live.contains(&socket),
+                        "send on a socket that is not live"
+                    );
+                    if let Some(n) = frame
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("n"))
+                        .and_then(Value::as_u64)
+                    {
+                        assert!(self.transmitted.insert(n), "payload {n} sent twice");
+                        assert!(
+                            self.queued.remove(&n) || self.sent_direct.contains(&n),
+                            "payload {n} from nowhere"
+                        );
+                    }
+                }
+                Output::FetchToken => self.token_requested = true,
+                Output::Resolve { request, .. } => *self.requests.entry(request).or_default() += 1,
+                Output::Event(_) => {}
+            }
+        }
+        assert!(self.live.len() <= 1, "two live sockets: {:?}", self.live);
+        let state = self.client.state();
+        if !matches!(state, ClientState::Idle | ClientState::Closed) {
+            assert!(
+                self.client.poll_timeout().is_some() || self.token_requested,
+                "stuck in {state:?} with no timer and no token request"
+            );
+        }
+        for (request, count) in &self.requests {
+            assert!(*count <= 1, "{request:?} resolved {count} times");
+        }
+    }
+
+    fn payload(&mut self) -> Value {
+        self.next_payload += 1;
+        json!({ "n": self.next_payload })
+    }
+}
+
+fn frame(value: Value) -> Frame<Value> {
+    serde_json::from_value(value).unwrap()
+}
+
+fn run(seed: u64, steps: usize) {
+    let mut rng = seeded(seed);
+    let mut pick = |n: usize| ((rng() * n as f64) as usize).min(n - 1);
+    let mut config = ClientConfig::default();
+    config.queue_limit = 5;
+    config.token_provider = seed % 3 == 0;
+    config.backoff.max_attempts = if seed % 5 == 0 { Some(3) } else { None };
+    let mut m = Model {
+        client: Client::new(config, seeded(seed ^ 0xabcdef)),
+        now: 0,
+        live: BTreeSet::new(),
+        all_sockets: Vec::new(),
+        token_requested: false,
+        next_payload: 0,
+        sent_direct: BTreeSet::new(),
+        queued: BTreeSet::new(),
+        transmitted: BTreeSet::new(),
+        requests: BTreeMap::new(),
+    };
+    for _ in 0..steps {
+        let now = m.now;
+        let any_socket =
+            (!m.all_sockets.is_empty()).then(|| m.all_sockets[pick(m.all_sockets.len())]);
+        let current = m.client.live_socket();
+        let target = if pick(4) == 0 {
+            any_socket
+        } else {
+            current.or(any_socket)
+        };
+        match pick(14) {
+            0 => m.client.connect(now),
+            1 if pick(4) == 0 => m.client.close(now),
+            2 | 3 => {
+                let data = m.payload();
+                let n = data["n"].as_u64().unwrap();
+                match m.client.send("chat", Some(data), now) {
+                    Ok(SendOutcome::Sent) => {
+                        m.sent_direct.insert(n);
+                    }
+                    Ok(SendOutcome::Queued) => {
+                        m.queued.insert(n);
+                    }
+                    Err(_) => {}
+                }
+            }
+            4 => {
+                let id = m
+                    .client
+                    .request("echo", None, Some(1 + pick(20_000) as u64), now);
+                m.requests.entry(id).or_default();
+            }
+            5 => {
+                let id = m.client.join(["a", "b"][pick(2)], now);
+                m.requests.entry(id).or_default();
+            }
+            6 => {
+                if let Some(s) = target {
+                    m.client.on_socket_open(s, now);
+                }
+            }
+            7 => {
+                if let Some(s) = target {
+                    m.client.on_frame(
+                        s,
+                        welcome(["e1", "e2"][pick(2)], "s", 1_000 + pick(10_000) as u64),
+                        now,
+                    );
+                }
+            }
+            8 => {
+                if let Some(s) = target {
+                    let code = [
+                        1000, 1001, 1006, 1009, 4000, 4400, 4401, 4408, 4409, 4429, 4503, 3000,
+                    ][pick(12)];
+                    let retry = (pick(2) == 0).then(|| pick(5_000) as u64);
+                    m.client.on_socket_closed(s, code, "", retry, now);
+                    m.live.remove(&s);
+                }
+            }
+            9 => {
+                if let Some(s) = target {
+                    let seq = pick(20) as u64;
+                    m.client.on_frame(
+                        s,
+                        frame(json!({"type":"message","room":"a","seq":seq,"data":{}})),
+                        now,
+                    );
+                    m.client.on_frame(
+                        s,
+                        frame(json!({"type":"reply","id": (1 + pick(40)).to_string()})),
+                        now,
+                    );
+                }
+            }
+            10 => {
+                if m.token_requested {
+                    m.token_requested = false;
+                    let token = match pick(3) {
+                        0 => None,
+                        1 => Some("t1".to_owned()),
+                        _ => Some(format!("t{}", pick(100))),
+                    };
+                    m.client.on_token(token, now);
+                }
+            }
+            11 => m.client.on_online(now),
+            12 => m.client.check_liveness(now),
+            _ => {
+                m.now += pick(30_000) as u64;
+                while let Some(t) = m.client.poll_timeout().filter(|t| *t <= m.now) {
+                    m.client.handle_timeout(t);
+                    m.absorb();
+                }
+                m.client.handle_timeout(m.now);
+            }
+        }
+        m.absorb();
+    }
+    // A final close settles every outcome.
+    m.client.close(m.now);
+    m.absorb();
+    assert_eq!(m.client.state(), ClientState::Closed);
+    assert!(
+        m.requests.values().all(|count| *count == 1),
+        "seed {seed}: a request never resolved"
+    );
+    let stats = m.client.stats();
+    assert_eq!(stats.queued, 0);
+    let dropped = m.queued.len() as u64;
+    assert!(
+        dropped <= stats.dropped,
+        "seed {seed}: {dropped} buffered sends vanished without a report"
+    );
+}
+
+#[test]
+fn random_event_sequences_keep_the_invariants() {
+    for seed in 1..=3_000 {
+        run(seed, 200);
+    }
+}
