@@ -1,7 +1,29 @@
 //! # wsguard
 //!
-//! The wsguard browser client SDK (Rust → WebAssembly). This crate is built by
-//! wasm-pack into the npm package `wsguard`.
+//! The wsguard browser client SDK (Rust → WebAssembly), built by wasm-pack into
+//! the npm package `wsguard`. It wraps the browser `WebSocket` with connection-state
+//! guards, reconnects with progressive jittered backoff, treats the connection as
+//! ready only after the server's welcome, keeps a heartbeat, buffers (bounded) while
+//! disconnected, and re-joins rooms and recovers missed messages after a reconnect.
+//!
+//! Every decision is made by the sans-IO core in
+//! [`wsguard_protocol::client`]; this crate only turns browser events and timers
+//! into its inputs and carries out its outputs.
+//!
+//! ```js
+//! import init, { Client } from "wsguard";
+//! await init();
+//! const client = new Client("ws://127.0.0.1:8080/ws", { token: "alice" });
+//! client.on("message", (frame) => console.log(frame.room, frame.seq, frame.data));
+//! await client.connect();
+//! await client.join("board:1");
+//! await client.publish("board:1", { text: "hi" });
+//! ```
 #![deny(missing_docs)]
 
 pub use wsguard_protocol as protocol;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+#[cfg(target_arch = "wasm32")]
+pub use web::{live_socket_listeners, Client};

@@ -1,0 +1,174 @@
+//! Conversions between JavaScript values and the core's types.
+
+use js_sys::{Object, Reflect, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use wsguard_protocol::client::{ClientConfig, Stats};
+use wsguard_protocol::Frame;
+
+use super::payload::JsPayload;
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_object() {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn number(target: &JsValue, key: &str) -> Option<f64> {
+    get(target, key)
+        .as_f64()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+}
+
+/// Reads the constructor options (see the `ClientOptions` TypeScript interface).
+pub(crate) fn options(options: &JsValue) -> (ClientConfig, Option<js_sys::Function>) {
+    let mut config = ClientConfig::default();
+    if let Some(token) = get(options, "token").as_string() {
+        config.token = Some(token);
+    }
+    let provider = get(options, "getToken").dyn_into::<js_sys::Function>().ok();
+    config.token_provider = provider.is_some();
+    if let Some(reconnect) = get(options, "reconnect").as_bool() {
+        config.reconnect = reconnect;
+    }
+    if let Some(resume) = get(options, "resume").as_bool() {
+        config.resume = resume;
+    }
+    let ms = |key: &str| number(options, key).map(|n| n as u64);
+    if let Some(v) = ms("welcomeTimeoutMs") {
+        config.welcome_timeout_ms = v;
+    }
+    if let Some(v) = ms("connectTimeoutMs") {
+        config.connect_timeout_ms = v;
+    }
+    if let Some(v) = ms("requestTimeoutMs") {
+        config.request_timeout_ms = v;
+    }
+    if let Some(v) = ms("queueLimit") {
+        config.queue_limit = v as usize;
+    }
+    let backoff = get(options, "backoff");
+    let b = &mut config.backoff;
+    if let Some(v) = number(&backoff, "initialMs") {
+        b.initial_ms = v;
+    }
+    if let Some(v) = number(&backoff, "factor") {
+        b.factor = v;
+    }
+    if let Some(v) = number(&backoff, "maxMs") {
+        b.max_ms = v;
+    }
+    if let Some(v) = number(&backoff, "jitter") {
+        b.jitter = v.min(1.0);
+    }
+    if let Some(v) = number(&backoff, "stableMs") {
+        b.stable_ms = v as u64;
+    }
+    if let Some(v) = number(&backoff, "maxAttempts") {
+        b.max_attempts = Some(v as u32);
+    }
+    (config, provider)
+}
+
+/// A request's `timeoutMs` option.
+pub(crate) fn timeout_option(options: &JsValue) -> Option<u64> {
+    number(options, "timeoutMs").map(|n| n as u64)
+}
+
+/// An `Error` with a `code` property JS can branch on.
+pub(crate) fn error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    set(&error, "code", &JsValue::from_str(code));
+    error.into()
+}
+
+/// Parses a received text frame; `None` if it is not an object with a string `type`.
+pub(crate) fn parse_frame(text: &str) -> Option<Frame<JsPayload>> {
+    let value = JSON::parse(text).ok().filter(JsValue::is_object)?;
+    let kind = get(&value, "type").as_string()?;
+    let string = |key| get(&value, key).as_string();
+    let data = get(&value, "data");
+    let mut frame = Frame::new(kind);
+    frame.id = string("id");
+    frame.room = string("room");
+    frame.from = string("from");
+    frame.data = (!data.is_undefined()).then_some(JsPayload(data));
+    frame.ts = get(&value, "ts").as_f64().map(|n| n as i64);
+    frame.seq = get(&value, "seq")
+        .as_f64()
+        .filter(|n| *n >= 0.0)
+        .map(|n| n as u64);
+    Some(frame)
+}
+
+/// The frame as a plain JS object (what handlers receive).
+pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
+    let object = Object::new();
+    set(&object, "type", &JsValue::from_str(&frame.kind));
+    let optional = [
+        ("id", &frame.id),
+        ("room", &frame.room),
+        ("from", &frame.from),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            set(&object, key, &JsValue::from_str(value));
+        }
+    }
+    if let Some(data) = &frame.data {
+        set(&object, "data", &data.0);
+    }
+    if let Some(ts) = frame.ts {
+        set(&object, "ts", &JsValue::from_f64(ts as f64));
+    }
+    if let Some(seq) = frame.seq {
+        set(&object, "seq", &JsValue::from_f64(seq as f64));
+    }
+    object.into()
+}
+
+/// Serializes a frame for the wire.
+pub(crate) fn frame_text(frame: &Frame<JsPayload>) -> Option<String> {
+    JSON::stringify(&frame_object(frame))
+        .ok()
+        .and_then(|s| s.as_string())
+}
+
+/// Any serde value as a plain JS object.
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `{"retry_after_ms":N}` from a close reason.
+pub(crate) fn retry_after(reason: &str) -> Option<u64> {
+    let value = JSON::parse(reason).ok()?;
+    number(&value, "retry_after_ms").map(|n| n as u64)
+}
+
+/// Builds an object from key/value pairs.
+pub(crate) fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in entries {
+        set(&object, key, value);
+    }
+    object.into()
+}
+
+pub(crate) fn stats_object(stats: Stats) -> JsValue {
+    let n = |v: u64| JsValue::from_f64(v as f64);
+    object(&[
+        ("sent", n(stats.sent)),
+        ("received", n(stats.received)),
+        ("queued", n(stats.queued)),
+        ("dropped", n(stats.dropped)),
+        ("reconnects", n(stats.reconnects)),
+        ("errors", n(stats.errors)),
+        ("rttMs", stats.rtt_ms.map_or(JsValue::NULL, n)),
+    ])
+}

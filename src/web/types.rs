@@ -1,0 +1,75 @@
+//! TypeScript declarations for options, events and payloads.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Connection state. */
+export type ClientState = "idle" | "connecting" | "handshaking" | "open" | "reconnecting" | "closed";
+
+/** Reconnect backoff: attempt n waits a random delay in [d·(1−jitter), d], d = min(maxMs, initialMs·factor^(n−1)). */
+export interface BackoffOptions {
+  /** Default 500. */ initialMs?: number;
+  /** Default 2. */ factor?: number;
+  /** Default 30000. */ maxMs?: number;
+  /** 0..1, default 0.5. */ jitter?: number;
+  /** Default null (never give up). */ maxAttempts?: number | null;
+  /** The attempt counter resets after a connection stayed open this long. Default 5000. */ stableMs?: number;
+}
+
+export interface ClientOptions {
+  /** Sent in hello. */ token?: string;
+  /** Called before every connect; its result is sent in hello. */ getToken?: () => string | Promise<string>;
+  /** Default true. */ reconnect?: boolean;
+  backoff?: BackoffOptions;
+  /** Socket open → welcome. Default 5000. */ welcomeTimeoutMs?: number;
+  /** new WebSocket → open. Default 10000. */ connectTimeoutMs?: number;
+  /** Frames buffered while not open. Default 1000. */ queueLimit?: number;
+  /** Default 10000. */ requestTimeoutMs?: number;
+  /** Resume the session and replay missed room messages after a reconnect. Default true. */ resume?: boolean;
+}
+
+export interface RequestOptions { timeoutMs?: number }
+
+export interface Welcome {
+  connection_id: string; user_id: string; session: string; epoch: string;
+  heartbeat_ms: number; max_message_bytes: number; resumed: boolean; protocol: number;
+}
+
+/** A protocol frame as received. */
+export interface Frame<D = unknown> {
+  type: string; id?: string; room?: string; data?: D; ts?: number; seq?: number; from?: string;
+}
+
+export interface JoinAck { room: string; seq: number }
+export interface RoomResume { from: number; to: number; complete: boolean }
+export interface ResumedEvent { rooms: Record<string, RoomResume> }
+export interface ReconnectingEvent { attempt: number; delayMs: number; code: number; reason: string }
+export interface CloseInfo { code: number; reason: string; willReconnect: boolean }
+export interface ClientStats {
+  sent: number; received: number; queued: number; dropped: number; reconnects: number; errors: number; rttMs: number | null;
+}
+
+/** Errors carry a stable `code` to branch on. */
+export interface WsguardError extends Error {
+  code: "queue_full" | "closed" | "timeout" | "disconnected" | "handler_error" | "invalid_url" | (string & {});
+  closeCode?: number;
+}
+
+export interface ClientEventMap {
+  state: (state: ClientState, previous: ClientState) => void;
+  welcome: (welcome: Welcome) => void;
+  message: (frame: Frame) => void;
+  reconnecting: (event: ReconnectingEvent) => void;
+  close: (event: CloseInfo) => void;
+  resumed: (event: ResumedEvent) => void;
+  error: (error: WsguardError) => void;
+}
+
+export interface Client {
+  /** Registers a listener; returns a function that removes it. */
+  on<K extends keyof ClientEventMap>(event: K, listener: ClientEventMap[K]): () => void;
+  /** Any application type pushed by the server. */
+  on<D = unknown>(event: string, listener: (data: D, frame: Frame<D>) => void): () => void;
+}
+"#;
