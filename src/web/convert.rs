@@ -1,23 +1,11 @@
 //! Conversions between JavaScript values and the core's types.
 
-use js_sys::{Object, Reflect, JSON};
+use js_sys::{Object, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wsguard_protocol::client::{ClientConfig, Stats};
 use wsguard_protocol::Frame;
 
-use super::payload::JsPayload;
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    if target.is_object() {
-        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-fn set(target: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
+use super::payload::{get, set, JsPayload};
 
 fn number(target: &JsValue, key: &str) -> Option<f64> {
     get(target, key)
@@ -137,12 +125,6 @@ pub(crate) fn frame_text(frame: &Frame<JsPayload>) -> Option<String> {
     JSON::stringify(&frame_object(frame))
         .ok()
         .and_then(|s| s.as_string())
-}
-
-/// Any serde value as a plain JS object.
-pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `{"retry_after_ms":N}` from a close reason.

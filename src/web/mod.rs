@@ -18,7 +18,7 @@ use wsguard_protocol::client::{
     Client as Core, Event, Millis, Output, RequestId, SendOutcome, SocketId,
 };
 
-use convert::{error, frame_object, frame_text, object, to_js};
+use convert::{error, frame_object, frame_text, object};
 use payload::JsPayload;
 use socket::{BrowserSocket, SocketEvent};
 
@@ -185,7 +185,7 @@ impl Client {
         let welcome = {
             let inner = self.inner.borrow();
             (inner.core.state().as_str() == "open")
-                .then(|| inner.core.welcome().map(to_js))
+                .then(|| inner.core.welcome().map(payload::welcome_object))
                 .flatten()
         };
         if let Some(welcome) = welcome {
@@ -456,7 +456,7 @@ fn dispatch(shared: &Shared, event: Event<JsPayload>) {
             );
         }
         Event::Welcome(welcome) => {
-            let welcome = to_js(&welcome);
+            let welcome = payload::welcome_object(&welcome);
             let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
             for (resolve, _) in waiters {
                 let _ = resolve.call1(&JsValue::NULL, &welcome);
@@ -505,7 +505,7 @@ fn dispatch(shared: &Shared, event: Event<JsPayload>) {
             }
             emit(shared, "close", &[info]);
         }
-        Event::Resumed(resumed) => emit(shared, "resumed", &[to_js(&resumed)]),
+        Event::Resumed(resumed) => emit(shared, "resumed", &[payload::resumed_object(&resumed)]),
         Event::Error { code, message } => emit(shared, "error", &[error(&code, &message)]),
     }
 }

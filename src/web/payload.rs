@@ -1,39 +1,146 @@
-//! Frame payloads as JavaScript values.
+//! Frame payloads as JavaScript values, read and built with `Reflect` (no serde in
+//! the bundle: the browser's own JSON does the parsing).
 
+use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 use wsguard_protocol::client::Payload;
-use wsguard_protocol::{Hello, Resumed, Welcome};
+use wsguard_protocol::{Hello, Resumed, RoomResume, Welcome};
 
 /// A frame's `data` as the JS value `JSON.parse` produced (or the user passed).
 #[derive(Debug, Clone)]
 pub(crate) struct JsPayload(pub(crate) JsValue);
 
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
+    if target.is_object() {
+        Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn string(target: &JsValue, key: &str) -> Option<String> {
+    get(target, key).as_string()
+}
+
+pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
+    get(target, key)
+        .as_f64()
+        .filter(|n| *n >= 0.0 && n.fract() == 0.0)
+        .map(|n| n as u64)
+}
+
 impl Payload for JsPayload {
     fn to_welcome(&self) -> Option<Welcome> {
-        serde_wasm_bindgen::from_value(self.0.clone()).ok()
+        let d = &self.0;
+        Some(Welcome {
+            connection_id: string(d, "connection_id")?,
+            user_id: string(d, "user_id")?,
+            session: string(d, "session")?,
+            epoch: string(d, "epoch")?,
+            heartbeat_ms: unsigned(d, "heartbeat_ms")?,
+            max_message_bytes: unsigned(d, "max_message_bytes")?,
+            resumed: get(d, "resumed").as_bool()?,
+            protocol: unsigned(d, "protocol")? as u32,
+        })
     }
 
     fn to_resumed(&self) -> Option<Resumed> {
-        serde_wasm_bindgen::from_value(self.0.clone()).ok()
+        let rooms = get(&self.0, "rooms");
+        if !rooms.is_object() {
+            return None;
+        }
+        let mut resumed = Resumed::default();
+        for entry in Object::entries(&Object::from(rooms)).iter() {
+            let pair = js_sys::Array::from(&entry);
+            let (Some(room), report) = (pair.get(0).as_string(), pair.get(1)) else {
+                continue;
+            };
+            let (Some(from), Some(to)) = (unsigned(&report, "from"), unsigned(&report, "to"))
+            else {
+                continue;
+            };
+            let complete = get(&report, "complete").as_bool().unwrap_or(false);
+            resumed
+                .rooms
+                .insert(room, RoomResume { from, to, complete });
+        }
+        Some(resumed)
     }
 
     fn to_error(&self) -> Option<(String, String)> {
-        let code = js_sys::Reflect::get(&self.0, &"code".into())
-            .ok()?
-            .as_string()?;
-        let message = js_sys::Reflect::get(&self.0, &"message".into())
-            .ok()
-            .and_then(|m| m.as_string());
-        Some((code, message.unwrap_or_default()))
+        let code = string(&self.0, "code")?;
+        Some((code, string(&self.0, "message").unwrap_or_default()))
     }
 
     fn u64_field(&self, name: &str) -> Option<u64> {
-        let value = js_sys::Reflect::get(&self.0, &name.into()).ok()?.as_f64()?;
-        (value >= 0.0 && value.fract() == 0.0).then_some(value as u64)
+        unsigned(&self.0, name)
     }
 
     fn from_hello(hello: &Hello) -> Self {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        Self(serde::Serialize::serialize(hello, &serializer).unwrap_or(JsValue::UNDEFINED))
+        let data = Object::new();
+        if let Some(token) = &hello.token {
+            set(&data, "token", &JsValue::from_str(token));
+        }
+        if let Some(resume) = &hello.resume {
+            let rooms = Object::new();
+            for (room, seq) in &resume.rooms {
+                set(&rooms, room, &JsValue::from_f64(*seq as f64));
+            }
+            let value = Object::new();
+            set(&value, "session", &JsValue::from_str(&resume.session));
+            set(&value, "epoch", &JsValue::from_str(&resume.epoch));
+            set(&value, "rooms", &rooms);
+            set(&data, "resume", &value);
+        }
+        Self(data.into())
     }
+}
+
+/// The welcome as the JS object handlers receive.
+pub(crate) fn welcome_object(w: &Welcome) -> JsValue {
+    let object = Object::new();
+    for (key, value) in [
+        ("connection_id", &w.connection_id),
+        ("user_id", &w.user_id),
+        ("session", &w.session),
+        ("epoch", &w.epoch),
+    ] {
+        set(&object, key, &JsValue::from_str(value));
+    }
+    set(
+        &object,
+        "heartbeat_ms",
+        &JsValue::from_f64(w.heartbeat_ms as f64),
+    );
+    set(
+        &object,
+        "max_message_bytes",
+        &JsValue::from_f64(w.max_message_bytes as f64),
+    );
+    set(&object, "resumed", &JsValue::from_bool(w.resumed));
+    set(
+        &object,
+        "protocol",
+        &JsValue::from_f64(f64::from(w.protocol)),
+    );
+    object.into()
+}
+
+/// `{ rooms: { name: { from, to, complete } } }`.
+pub(crate) fn resumed_object(r: &Resumed) -> JsValue {
+    let rooms = Object::new();
+    for (room, report) in &r.rooms {
+        let entry = Object::new();
+        set(&entry, "from", &JsValue::from_f64(report.from as f64));
+        set(&entry, "to", &JsValue::from_f64(report.to as f64));
+        set(&entry, "complete", &JsValue::from_bool(report.complete));
+        set(&rooms, room, &entry);
+    }
+    let object = Object::new();
+    set(&object, "rooms", &rooms);
+    object.into()
 }

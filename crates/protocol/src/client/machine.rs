@@ -1,6 +1,6 @@
 //! The client state machine.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::{
     ClientConfig, ClientState, Event, Millis, Output, Payload, RequestError, RequestId, SendError,
@@ -95,9 +95,10 @@ pub struct Client<D> {
     /// Reconnect attempts since the last stable connection.
     attempt: u32,
     outbox: VecDeque<Frame<D>>,
-    pending: BTreeMap<String, Pending>,
-    /// Rooms to be in (re-joined after every welcome).
-    joined: BTreeSet<String>,
+    /// Requests awaiting an answer, by wire id (few at a time: a Vec keeps the wasm small).
+    pending: Vec<(String, Pending)>,
+    /// Rooms to be in (re-joined after every welcome), in join order.
+    joined: Vec<String>,
     /// Last seq seen per room, in the current epoch.
     last_seq: BTreeMap<String, u64>,
     session: Option<(String, String)>,
@@ -133,8 +134,8 @@ impl<D: Payload> Client<D> {
             next_id: 1,
             attempt: 0,
             outbox: VecDeque::new(),
-            pending: BTreeMap::new(),
-            joined: BTreeSet::new(),
+            pending: Vec::new(),
+            joined: Vec::new(),
             last_seq: BTreeMap::new(),
             session: None,
             epoch: None,
@@ -191,7 +192,7 @@ impl<D: Payload> Client<D> {
             Phase::Reconnecting { at } => Some(at),
             Phase::Idle | Phase::FetchingToken { .. } | Phase::Closed => None,
         };
-        let requests = self.pending.values().map(|p| p.deadline).min();
+        let requests = self.pending.iter().map(|(_, p)| p.deadline).min();
         match (phase, requests) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -236,6 +237,15 @@ impl<D: Payload> Client<D> {
             self.stats.errors += 1;
         }
         self.outputs.push_back(Output::Event(event));
+    }
+
+    /// Removes and returns the pending requests whose wire id matches.
+    fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending> {
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(id, _)| matches(id));
+        self.pending = kept;
+        taken.into_iter().map(|(_, p)| p).collect()
     }
 
     fn next_wire_id(&mut self, prefix: &str) -> String {
@@ -312,7 +322,7 @@ impl<D: Payload> Client<D> {
 
     fn transmit(&mut self, socket: SocketId, frame: Frame<D>) {
         if let Some(id) = &frame.id {
-            if let Some(pending) = self.pending.get_mut(id) {
+            if let Some((_, pending)) = self.pending.iter_mut().find(|(p, _)| p == id) {
                 pending.sent_on = Some(socket);
             }
         }
@@ -344,7 +354,7 @@ impl<D: Payload> Client<D> {
     /// Leaves a room (and stops re-joining it).
     pub fn leave(&mut self, room: &str, now: Millis) -> RequestId {
         self.tick(now);
-        self.joined.remove(room);
+        self.joined.retain(|r| r != room);
         self.last_seq.remove(room);
         self.start_request(Frame::new(kind::LEAVE).with_room(room), Purpose::User, None)
     }
@@ -367,7 +377,7 @@ impl<D: Payload> Client<D> {
         let id = self.next_wire_id("");
         frame.id = Some(id.clone());
         let deadline = self.now + timeout_ms.unwrap_or(self.config.request_timeout_ms);
-        self.pending.insert(
+        self.pending.push((
             id.clone(),
             Pending {
                 request: Some(request),
@@ -375,9 +385,9 @@ impl<D: Payload> Client<D> {
                 deadline,
                 sent_on: None,
             },
-        );
+        ));
         if let Err(error) = self.deliver(frame) {
-            self.pending.remove(&id);
+            self.take_pending(|p| *p == id);
             let message = match error {
                 SendError::QueueFull => "the send buffer is full",
                 SendError::Closed => "the client is closed",
@@ -557,7 +567,7 @@ impl<D: Payload> Client<D> {
                 let id = self.next_wire_id("r");
                 frame.id = Some(id.clone());
                 let deadline = self.now + self.config.request_timeout_ms;
-                self.pending.insert(
+                self.pending.push((
                     id,
                     Pending {
                         request: None,
@@ -565,7 +575,7 @@ impl<D: Payload> Client<D> {
                         deadline,
                         sent_on: None,
                     },
-                );
+                ));
                 self.transmit(socket, frame);
             }
         }
@@ -597,7 +607,11 @@ impl<D: Payload> Client<D> {
     }
 
     fn on_answer(&mut self, frame: Frame<D>) {
-        let Some(pending) = frame.id.as_ref().and_then(|id| self.pending.remove(id)) else {
+        let found = frame
+            .id
+            .as_ref()
+            .and_then(|id| self.take_pending(|p| p == id).pop());
+        let Some(pending) = found else {
             if frame.kind == kind::ERROR {
                 self.server_error(&frame);
             }
@@ -612,7 +626,9 @@ impl<D: Payload> Client<D> {
                     .unwrap_or(0);
                 let last = self.last_seq.entry(room.clone()).or_insert(0);
                 *last = (*last).max(seq);
-                self.joined.insert(room.clone());
+                if !self.joined.contains(room) {
+                    self.joined.push(room.clone());
+                }
             }
         }
         let result = if frame.kind == kind::ERROR {
@@ -672,14 +688,11 @@ impl<D: Payload> Client<D> {
         retry_after_ms: Option<u64>,
     ) {
         self.ping = None;
-        let dropped: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.sent_on == Some(socket))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in dropped {
-            let pending = self.pending.remove(&id).expect("listed above");
+        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, p)| p.sent_on == Some(socket));
+        self.pending = kept;
+        for (_, pending) in dropped {
             if let Some(request) = pending.request {
                 let error =
                     RequestError::new("disconnected", "the connection dropped before the answer");
@@ -832,14 +845,11 @@ impl<D: Payload> Client<D> {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.tick(now);
         let now = self.now;
-        let expired: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in expired {
-            let pending = self.pending.remove(&id).expect("listed above");
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, p)| p.deadline <= now);
+        self.pending = kept;
+        for (_, pending) in expired {
             if let Some(request) = pending.request {
                 let error = RequestError::new("timeout", "no answer within the request timeout");
                 self.outputs.push_back(Output::Resolve {
