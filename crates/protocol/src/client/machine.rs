@@ -561,7 +561,7 @@ impl<D: Payload> Client<D> {
         self.welcome = Some(welcome.clone());
         self.event(Event::Welcome(welcome));
         if !resumed_by_hello {
-            let rooms: Vec<String> = self.joined.iter().cloned().collect();
+            let rooms = self.joined.clone();
             for room in rooms {
                 let mut frame = Frame::new(kind::JOIN).with_room(room.as_str());
                 let id = self.next_wire_id("r");
