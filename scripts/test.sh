@@ -14,7 +14,8 @@ cargo fmt --all -- --check
 step "clippy (host)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "clippy (wasm32)"
-cargo clippy --quiet -p wsguard -p wsguard-protocol --no-default-features --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet -p wsguard --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet -p wsguard-protocol --no-default-features --target wasm32-unknown-unknown -- -D warnings
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --workspace --no-deps
@@ -23,6 +24,23 @@ step "host tests (protocol, server over real sockets)"
 cargo test --workspace 2>&1 | tee target/host-tests.log
 passed=$(grep -Eo '[0-9]+ passed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
+
+step "SDK release build (wasm-pack, wasm-opt) and bundle size"
+wasm-pack --quiet build --release --target web --mode no-install --out-dir pkg
+wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
+js_gz=$(gzip -9 -c pkg/wsguard.js | wc -c)
+total=$((wasm_gz + js_gz))
+echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS glue $js_gz B gzipped, total $total B gzipped (limit 61440)"
+[ "$total" -le 61440 ] || { echo "bundle over 60 KB gzipped"; exit 1; }
+
+step "TypeScript declarations (tsc --noEmit over a consumer using every method)"
+tsc --noEmit --strict --target es2022 --module es2022 --moduleResolution bundler --lib esnext,dom tests/types/consumer.ts
+passed=$((passed + 1))
+
+step "browser tests (wasm-bindgen-test in headless Chromium against the real server)"
+scripts/browser-tests.sh 2>&1 | tee target/browser-tests.log
+browser=$(grep -Eo '[0-9]+ passed' target/browser-tests.log | awk '{s+=$1} END {print s+0}')
+passed=$((passed + browser))
 
 step "independent client (Python, written from docs/PROTOCOL.md)"
 cargo build --quiet -p wsguard-server

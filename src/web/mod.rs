@@ -255,6 +255,24 @@ impl Client {
         self.track(|core| core.publish(room, data, now()))
     }
 
+    /// Drops the socket abruptly, as a network failure would (close 1006): the
+    /// client reconnects with backoff and resumes. A testing and demo aid.
+    #[wasm_bindgen(js_name = dropConnection)]
+    pub fn drop_connection(&self) {
+        let dropped = self.inner.borrow_mut().socket.take();
+        if let Some((socket, browser_socket)) = dropped {
+            drop(browser_socket);
+            self.inner.borrow_mut().core.on_socket_closed(
+                socket,
+                1006,
+                "connection dropped",
+                None,
+                now(),
+            );
+            pump(&self.inner);
+        }
+    }
+
     /// Closes for good: no reconnect; pending requests reject with `"closed"`.
     pub fn close(&self) {
         self.inner.borrow_mut().core.close(now());

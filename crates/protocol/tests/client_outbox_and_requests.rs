@@ -108,6 +108,24 @@ fn requests_resolve_with_replies_errors_and_timeouts() {
 }
 
 #[test]
+fn a_request_that_times_out_while_buffered_is_never_sent() {
+    let mut h = Harness::new(ClientConfig::default());
+    h.client.connect(0);
+    let socket = Harness::opened_socket(&h.drain()).unwrap();
+    h.client.request("late", None, Some(100), 0);
+    assert_eq!(h.client.stats().queued, 1);
+    let out = h.advance(100);
+    assert_eq!(resolution(&out)[0].as_ref().unwrap_err().code, "timeout");
+    assert_eq!(
+        h.client.stats().queued,
+        0,
+        "the timed-out frame left the buffer"
+    );
+    let out = h.accept(socket, "e1", "s1");
+    assert!(Harness::sent(&out).iter().all(|f| f.kind != "late"));
+}
+
+#[test]
 fn a_dropped_connection_rejects_sent_requests_with_disconnected() {
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();

@@ -849,6 +849,13 @@ impl<D: Payload> Client<D> {
             .into_iter()
             .partition(|(_, p)| p.deadline <= now);
         self.pending = kept;
+        // A request that timed out while buffered is never sent.
+        self.outbox.retain(|frame| {
+            frame
+                .id
+                .as_ref()
+                .is_none_or(|id| !expired.iter().any(|(expired_id, _)| expired_id == id))
+        });
         for (_, pending) in expired {
             if let Some(request) = pending.request {
                 let error = RequestError::new("timeout", "no answer within the request timeout");

@@ -1,0 +1,476 @@
+//! Browser tests: the SDK in headless Chromium against the real wsguard-server,
+//! started by `scripts/test.sh` (URLs passed at compile time).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use wsguard::Client;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The servers are started by `scripts/browser-tests.sh`, which passes their URLs at
+/// compile time; without them every test fails loudly.
+fn configured(url: Option<&'static str>, name: &str) -> &'static str {
+    match url {
+        Some(url) => url,
+        None => panic!("{name} is not set: run the browser tests through scripts/browser-tests.sh"),
+    }
+}
+
+fn server_url() -> &'static str {
+    configured(option_env!("WSGUARD_TEST_URL"), "WSGUARD_TEST_URL")
+}
+
+fn silent_url() -> &'static str {
+    configured(
+        option_env!("WSGUARD_TEST_SILENT_URL"),
+        "WSGUARD_TEST_SILENT_URL",
+    )
+}
+
+fn control_url() -> &'static str {
+    configured(
+        option_env!("WSGUARD_TEST_CONTROL_URL"),
+        "WSGUARD_TEST_CONTROL_URL",
+    )
+}
+
+fn json(text: &str) -> JsValue {
+    JSON::parse(text).unwrap()
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+
+fn client(options: &str) -> Client {
+    Client::new(server_url().into(), &json(options)).unwrap()
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Awaits a promise, failing the test after `ms`.
+async fn settle(promise: Promise, ms: i32) -> Result<JsValue, JsValue> {
+    let timeout = Promise::new(&mut |_, reject| {
+        let error = JsValue::from_str("timed out");
+        let f = Function::new_with_args("reject, error", "return () => reject(error)");
+        let cb: Function = f
+            .call2(&JsValue::NULL, &reject, &error)
+            .unwrap()
+            .unchecked_into();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&cb, ms)
+            .unwrap();
+    });
+    let raced = Promise::race(&js_sys::Array::of2(&promise, &timeout));
+    let result = JsFuture::from(raced).await;
+    if let Err(e) = &result {
+        assert_ne!(
+            e.as_string().as_deref(),
+            Some("timed out"),
+            "a promise did not settle within {ms} ms"
+        );
+    }
+    result
+}
+
+async fn ok(promise: Promise) -> JsValue {
+    settle(promise, 10_000).await.expect("the promise resolved")
+}
+
+async fn err_code(promise: Promise) -> String {
+    let error = settle(promise, 10_000)
+        .await
+        .expect_err("the promise rejected");
+    get(&error, "code").as_string().unwrap()
+}
+
+async fn wait_for(what: &str, ms: i32, condition: impl Fn() -> bool) {
+    let mut waited = 0;
+    while !condition() {
+        assert!(waited < ms, "timed out after {ms} ms waiting for {what}");
+        sleep(10).await;
+        waited += 10;
+    }
+}
+
+/// Records the arguments of every call of an event.
+struct Recorder {
+    calls: Rc<RefCell<Vec<Vec<JsValue>>>>,
+    _closure: Closure<dyn FnMut(JsValue, JsValue)>,
+    off: Function,
+}
+
+impl Recorder {
+    fn on(client: &Client, event: &str) -> Self {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let sink = calls.clone();
+        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a, b| {
+            sink.borrow_mut().push(vec![a, b]);
+        });
+        let off = client.on(
+            event.into(),
+            closure.as_ref().unchecked_ref::<Function>().clone(),
+        );
+        Self {
+            calls,
+            _closure: closure,
+            off,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.calls.borrow().len()
+    }
+
+    fn arg(&self, call: usize, arg: usize) -> JsValue {
+        self.calls.borrow()[call][arg].clone()
+    }
+
+    fn all(&self, arg: usize) -> Vec<JsValue> {
+        self.calls.borrow().iter().map(|c| c[arg].clone()).collect()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.off.call0(&JsValue::NULL);
+    }
+}
+
+fn user(name: &str) -> String {
+    format!(
+        r#"{{"token":"{name}-{}"}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    )
+}
+
+#[wasm_bindgen_test]
+async fn connect_resolves_with_the_first_welcome() {
+    let client = client(r#"{"token":"alice"}"#);
+    let states = Recorder::on(&client, "state");
+    assert_eq!(client.state(), "idle");
+    let welcome = ok(client.connect()).await;
+    assert_eq!(get(&welcome, "user_id"), "alice");
+    assert_eq!(client.state(), "open");
+    assert_eq!(client.user_id().as_deref(), Some("alice"));
+    assert!(client.connection_id().is_some());
+    let seen: Vec<_> = states
+        .all(0)
+        .iter()
+        .map(|s| s.as_string().unwrap())
+        .collect();
+    assert_eq!(seen, ["connecting", "handshaking", "open"]);
+    // A second connect() on an open client resolves at once.
+    ok(client.connect()).await;
+    client.close();
+    assert_eq!(client.state(), "closed");
+}
+
+#[wasm_bindgen_test]
+async fn sends_and_requests_made_while_connecting_go_out_after_the_welcome() {
+    let client = client(&user("queue"));
+    assert_eq!(
+        client.send("chat", json(r#"{"text":"early"}"#)).unwrap(),
+        "queued"
+    );
+    let reply = client.request("echo", json(r#"{"x":1}"#), &JsValue::UNDEFINED);
+    assert_eq!(get(&client.stats(), "queued"), 2);
+    ok(client.connect()).await;
+    let reply = ok(reply).await;
+    assert_eq!(get(&reply, "x"), 1);
+    let stats = client.stats();
+    assert_eq!(get(&stats, "queued"), 0);
+    assert!(
+        get(&stats, "sent").as_f64().unwrap() >= 3.0,
+        "hello + 2 flushed frames"
+    );
+    assert!(get(&stats, "received").as_f64().unwrap() >= 2.0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_buffer_is_bounded_and_requests_time_out_or_reject_on_close() {
+    let client = client(r#"{"token":"bounded","queueLimit":2}"#);
+    client.send("a", JsValue::UNDEFINED).unwrap();
+    let timed = client.request("echo", JsValue::NULL, &json(r#"{"timeoutMs":50}"#));
+    let error = client.send("c", JsValue::UNDEFINED).unwrap_err();
+    assert_eq!(get(&error, "code"), "queue_full");
+    assert_eq!(err_code(timed).await, "timeout");
+    let pending = client.request("echo", JsValue::NULL, &JsValue::UNDEFINED);
+    client.close();
+    assert_eq!(err_code(pending).await, "closed");
+    assert_eq!(
+        get(&client.send("d", JsValue::UNDEFINED).unwrap_err(), "code"),
+        "closed"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn server_errors_reject_requests_with_their_code() {
+    let client = client(&user("errors"));
+    ok(client.connect()).await;
+    assert_eq!(
+        err_code(client.request("no.such.type", JsValue::NULL, &JsValue::UNDEFINED)).await,
+        "unknown_type"
+    );
+    assert_eq!(
+        err_code(client.publish("never-joined", JsValue::NULL)).await,
+        "not_joined"
+    );
+    assert_eq!(
+        err_code(client.join("user:somebody-else")).await,
+        "forbidden"
+    );
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_chat_in_a_room_with_seq() {
+    let alice = client(&user("alice"));
+    let bob = client(&user("bob"));
+    ok(alice.connect()).await;
+    ok(bob.connect()).await;
+    let room = format!("chat:{}", (js_sys::Math::random() * 1e9) as u64);
+    let ack = ok(alice.join(&room)).await;
+    assert_eq!(get(&ack, "seq"), 0);
+    ok(bob.join(&room)).await;
+    let messages = Recorder::on(&bob, "message");
+    let published = ok(alice.publish(&room, json(r#"{"text":"hi bob"}"#))).await;
+    assert_eq!(get(&published, "seq"), 1);
+    wait_for("bob's message", 5_000, || messages.len() == 1).await;
+    let frame = messages.arg(0, 0);
+    assert_eq!(get(&frame, "seq"), 1);
+    assert_eq!(get(&frame, "room"), room.as_str());
+    assert_eq!(get(&get(&frame, "data"), "text"), "hi bob");
+    assert!(get(&frame, "from")
+        .as_string()
+        .unwrap()
+        .starts_with("alice"));
+    ok(bob.leave(&room)).await;
+    alice.close();
+    bob.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_dropped_connection_resumes_and_gets_what_it_missed_exactly_once() {
+    let reader = client(&format!(
+        r#"{{"token":"reader-{}","backoff":{{"initialMs":300,"jitter":0}}}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    ));
+    let writer = client(&user("writer"));
+    ok(reader.connect()).await;
+    ok(writer.connect()).await;
+    let room = format!("resume:{}", (js_sys::Math::random() * 1e9) as u64);
+    ok(reader.join(&room)).await;
+    ok(writer.join(&room)).await;
+    let messages = Recorder::on(&reader, "message");
+    let resumed = Recorder::on(&reader, "resumed");
+    ok(writer.publish(&room, json("1"))).await;
+    wait_for("the first message", 5_000, || messages.len() == 1).await;
+
+    reader.drop_connection();
+    assert_eq!(reader.state(), "reconnecting");
+    for n in 2..=4 {
+        ok(writer.publish(&room, json(&n.to_string()))).await;
+    }
+    wait_for("the reconnect", 5_000, || reader.state() == "open").await;
+    wait_for("the resumed report", 5_000, || resumed.len() == 1).await;
+    ok(writer.publish(&room, json("5"))).await;
+    wait_for("all five messages", 5_000, || messages.len() >= 5).await;
+    sleep(200).await;
+    let seqs: Vec<f64> = messages
+        .all(0)
+        .iter()
+        .map(|m| get(m, "seq").as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        [1.0, 2.0, 3.0, 4.0, 5.0],
+        "missed messages replayed once, in order"
+    );
+    let report = get(&get(&resumed.arg(0, 0), "rooms"), &room);
+    assert_eq!(get(&report, "complete"), true);
+    assert_eq!(get(&report, "from"), 2);
+    reader.close();
+    writer.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_restarted_server_is_reconnected_with_growing_delays_and_rooms_rejoined() {
+    let options = format!(
+        r#"{{"token":"restart-{}","backoff":{{"initialMs":100,"factor":2,"jitter":0}}}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    );
+    let client = client(&options);
+    let reconnecting = Recorder::on(&client, "reconnecting");
+    ok(client.connect()).await;
+    let room = format!("restart:{}", (js_sys::Math::random() * 1e9) as u64);
+    ok(client.join(&room)).await;
+
+    let control = web_sys::WebSocket::new(control_url()).unwrap();
+    let up = Rc::new(RefCell::new(false));
+    let flag = up.clone();
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| *flag.borrow_mut() = true);
+    control.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    wait_for("the control socket", 5_000, || {
+        control.ready_state() == web_sys::WebSocket::OPEN
+    })
+    .await;
+    control.send_with_str("restart 1200").unwrap();
+    wait_for("the server to come back", 10_000, || *up.borrow()).await;
+    wait_for("the client to reopen", 10_000, || client.state() == "open").await;
+
+    let delays: Vec<f64> = reconnecting
+        .all(0)
+        .iter()
+        .map(|e| get(e, "delayMs").as_f64().unwrap())
+        .collect();
+    assert!(
+        delays.len() >= 3,
+        "several attempts while the server was down: {delays:?}"
+    );
+    assert!(
+        delays.windows(2).all(|w| w[1] > w[0]),
+        "delays grow: {delays:?}"
+    );
+    assert_eq!(delays[0], 100.0);
+
+    // The room was re-joined: a message published now arrives.
+    let messages = Recorder::on(&client, "message");
+    let other = self::client(&user("other"));
+    ok(other.connect()).await;
+    ok(other.join(&room)).await;
+    ok(other.publish(&room, json(r#""after restart""#))).await;
+    wait_for("the message after the restart", 5_000, || {
+        messages.len() == 1
+    })
+    .await;
+    other.close();
+    client.close();
+    control.close().unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn eviction_4409_stops_reconnecting() {
+    let name = user("evicted");
+    let first = client(&name);
+    let closes = Recorder::on(&first, "close");
+    ok(first.connect()).await;
+    let mut others = Vec::new();
+    for _ in 0..5 {
+        let other = client(&name);
+        ok(other.connect()).await;
+        others.push(other);
+    }
+    wait_for("the eviction", 5_000, || first.state() == "closed").await;
+    let close = closes.arg(0, 0);
+    assert_eq!(get(&close, "code"), 4409);
+    assert_eq!(get(&close, "willReconnect"), false);
+    sleep(1_500).await;
+    assert_eq!(
+        first.state(),
+        "closed",
+        "an evicted client never reconnects"
+    );
+    for other in others {
+        assert_eq!(other.state(), "open");
+        other.close();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn unauthorized_4401_stops_unless_a_fresh_token_arrives() {
+    let anonymous = client(r#"{"token":""}"#);
+    assert_eq!(err_code(anonymous.connect()).await, "closed");
+    assert_eq!(anonymous.state(), "closed");
+
+    // A provider that yields an empty token first, then a real one: the one retry succeeds.
+    let calls = Rc::new(RefCell::new(0));
+    let counter = calls.clone();
+    let provider = Closure::<dyn FnMut() -> JsValue>::new(move || {
+        *counter.borrow_mut() += 1;
+        if *counter.borrow() == 1 {
+            JsValue::from_str("")
+        } else {
+            JsValue::from_str("fresh-token")
+        }
+    });
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"getToken".into(), provider.as_ref()).unwrap();
+    let refreshed = Client::new(server_url().into(), &options).unwrap();
+    let welcome = ok(refreshed.connect()).await;
+    assert_eq!(get(&welcome, "user_id"), "fresh-token");
+    assert_eq!(*calls.borrow(), 2);
+    refreshed.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_never_welcomes_trips_the_welcome_timeout() {
+    let options = json(r#"{"token":"t","welcomeTimeoutMs":300,"backoff":{"initialMs":50}}"#);
+    let client = Client::new(silent_url().into(), &options).unwrap();
+    let reconnecting = Recorder::on(&client, "reconnecting");
+    let _ = client.connect();
+    wait_for("a welcome timeout", 5_000, || reconnecting.len() >= 1).await;
+    assert_eq!(get(&reconnecting.arg(0, 0), "code"), 4408);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_throwing_handler_is_reported_and_never_breaks_the_client() {
+    let client = client(&user("thrower"));
+    let thrower = Function::new_no_args("throw new Error('boom')");
+    let _off = client.on("state".into(), thrower);
+    let errors = Recorder::on(&client, "error");
+    ok(client.connect()).await;
+    assert_eq!(client.state(), "open");
+    assert!(errors.len() >= 3, "one error per throwing call");
+    assert_eq!(get(&errors.arg(0, 0), "code"), "handler_error");
+    let reply = ok(client.request("echo", json("2"), &JsValue::UNDEFINED)).await;
+    assert_eq!(reply, 2);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn unsubscribing_stops_events() {
+    let client = client(&user("unsub"));
+    let states = Recorder::on(&client, "state");
+    let off = states.off.clone();
+    off.call0(&JsValue::NULL).unwrap();
+    ok(client.connect()).await;
+    assert_eq!(states.len(), 0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn connect_close_cycles_leave_no_listener_behind() {
+    let before = wsguard::live_socket_listeners();
+    let client = client(&user("cycles"));
+    for _ in 0..200 {
+        ok(client.connect()).await;
+        client.close();
+    }
+    assert_eq!(
+        wsguard::live_socket_listeners(),
+        before,
+        "every socket's listeners were removed"
+    );
+    drop(client);
+    assert_eq!(wsguard::live_socket_listeners(), before);
+}
