@@ -474,3 +474,46 @@ async fn connect_close_cycles_leave_no_listener_behind() {
     drop(client);
     assert_eq!(wsguard::live_socket_listeners(), before);
 }
+
+#[wasm_bindgen_test]
+async fn a_request_in_flight_when_the_connection_drops_rejects_with_disconnected() {
+    let client = client(&format!(
+        r#"{{"token":"inflight-{}","backoff":{{"initialMs":50}}}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    ));
+    ok(client.connect()).await;
+    let in_flight = client.request("echo", json("1"), &JsValue::UNDEFINED);
+    client.drop_connection();
+    assert_eq!(err_code(in_flight).await, "disconnected");
+    wait_for("the reconnect", 5_000, || client.state() == "open").await;
+    assert_eq!(
+        ok(client.request("echo", json("2"), &JsValue::UNDEFINED)).await,
+        2
+    );
+    assert!(get(&client.stats(), "reconnects").as_f64().unwrap() >= 1.0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn unauthorized_with_a_provider_that_has_nothing_new_stops() {
+    let calls = Rc::new(RefCell::new(0));
+    let counter = calls.clone();
+    let provider = Closure::<dyn FnMut() -> JsValue>::new(move || {
+        *counter.borrow_mut() += 1;
+        JsValue::from_str("")
+    });
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"getToken".into(), provider.as_ref()).unwrap();
+    let client = Client::new(server_url().into(), &options).unwrap();
+    let error = settle(client.connect(), 10_000)
+        .await
+        .expect_err("a final 4401");
+    assert_eq!(get(&error, "closeCode"), 4401);
+    assert_eq!(
+        *calls.borrow(),
+        2,
+        "asked once more after the 4401, then stopped"
+    );
+    sleep(500).await;
+    assert_eq!(client.state(), "closed");
+}
