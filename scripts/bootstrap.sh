@@ -53,6 +53,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+if [ ! -f examples/vite-app/node_modules/.package-lock.json ] \
+  || [ examples/vite-app/package-lock.json -nt examples/vite-app/node_modules/.package-lock.json ]; then
+  log "npm ci (examples/vite-app)"
+  (cd examples/vite-app && npm ci --no-audit --no-fund --loglevel=error)
+fi
 wasm_opt_major=$(node_modules/.bin/wasm-opt --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 if [ "${wasm_opt_major:-0}" -lt 116 ]; then
   echo "wasm-opt $wasm_opt_major is too old (need >= 116)" >&2; exit 1

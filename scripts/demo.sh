@@ -12,4 +12,4 @@ addr=${WSGUARD_ADDR:-127.0.0.1:8080}
 echo
 echo "  wsguard demo: http://$addr/   (WebSocket endpoint ws://$addr/ws; any user name is accepted as a dev token)"
 echo
-exec target/release/wsguard-server --addr "$addr" --insecure-dev-auth --static www --pkg pkg "$@"
+exec target/release/wsguard-server --addr "$addr" --insecure-dev-auth --heartbeat-ms 2000 --static www --pkg pkg "$@"

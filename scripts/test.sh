@@ -42,6 +42,13 @@ scripts/browser-tests.sh 2>&1 | tee target/browser-tests.log
 browser=$(grep -Eo '[0-9]+ passed' target/browser-tests.log | awk '{s+=$1} END {print s+0}')
 passed=$((passed + browser))
 
+step "page tests (playwright-core + Debian Chromium: demo page and the Vite app on the release pkg/)"
+cargo build --quiet -p wsguard-server
+node --test tests/e2e/ 2>&1 | tee target/page-tests.log
+pages=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/page-tests.log)
+passed=$((passed + pages))
+echo "screenshots: target/e2e/*.png"
+
 step "independent client (Python, written from docs/PROTOCOL.md)"
 cargo build --quiet -p wsguard-server
 .tools/venv/bin/python tests/protocol/client_from_spec.py target/debug/wsguard-server | tee target/spec-client.log

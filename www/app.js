@@ -1,0 +1,236 @@
+// The wsguard demo: a plain ES module over the SDK in /pkg/.
+import init, { Client } from "/pkg/wsguard.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const wsScheme = location.protocol === "https:" ? "wss" : "ws";
+$("url").value = params.get("url") || `${wsScheme}://${location.host}/ws`;
+$("user").value = params.get("user") || "alice";
+if (params.get("room")) $("room").value = params.get("room");
+
+let client = null;
+let extras = [];
+let offs = [];
+let countdown = null;          // { until, attempt } while reconnecting
+let lastClose = null;
+const rooms = new Map();       // room -> [{seq, ts, from, text, system}]
+let activeRoom = null;
+const rttSamples = [];
+
+const time = (ts) => new Date(ts).toISOString().slice(11, 23);
+const text = (data) => (data && typeof data === "object" && "text" in data ? String(data.text) : JSON.stringify(data));
+
+function logEvent(line) {
+  const li = document.createElement("li");
+  li.textContent = `${time(Date.now())} ${line}`;
+  $("events").prepend(li);
+  while ($("events").children.length > 60) $("events").lastChild.remove();
+}
+
+function renderState() {
+  const state = client ? client.state : "idle";
+  const badge = $("state");
+  badge.className = `badge ${state}`;
+  let label = state;
+  if (state === "reconnecting" && countdown) {
+    const left = Math.max(0, countdown.until - performance.now()) / 1000;
+    label = `reconnecting · attempt ${countdown.attempt} · next try in ${left.toFixed(1)} s`;
+  } else if (state === "closed" && lastClose) {
+    label = `closed · ${lastClose.code}${lastClose.reason ? ` ${lastClose.reason}` : ""}`;
+  }
+  badge.textContent = label;
+  const ids = $("ids");
+  ids.innerHTML = "";
+  if (client && client.connectionId) {
+    for (const [k, v] of [["user", client.userId], ["connection", client.connectionId]]) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      ids.append(dt, dd);
+    }
+  }
+}
+
+function addToRoom(room, entry) {
+  if (!rooms.has(room)) rooms.set(room, []);
+  rooms.get(room).push(entry);
+  if (!activeRoom) activeRoom = room;
+  renderRooms();
+}
+
+function renderRooms() {
+  const tabs = $("tabs");
+  tabs.innerHTML = "";
+  for (const room of rooms.keys()) {
+    const b = document.createElement("button");
+    b.type = "button"; b.role = "tab"; b.textContent = room;
+    b.setAttribute("aria-selected", String(room === activeRoom));
+    b.onclick = () => { activeRoom = room; renderRooms(); };
+    tabs.append(b);
+  }
+  const log = $("log");
+  log.innerHTML = "";
+  for (const m of rooms.get(activeRoom) || []) {
+    const li = document.createElement("li");
+    if (m.system) {
+      li.className = "system"; li.textContent = m.system;
+    } else {
+      li.dataset.seq = m.seq;
+      const meta = document.createElement("span"); meta.className = "meta"; meta.textContent = `#${m.seq} ${time(m.ts)}`;
+      const from = document.createElement("span"); from.className = "from"; from.textContent = `${m.from ?? "server"}:`;
+      li.append(meta, from, document.createTextNode(m.text));
+    }
+    log.append(li);
+  }
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderStats() {
+  const s = client ? client.stats : { sent: 0, received: 0, queued: 0, reconnects: 0, errors: 0, rttMs: null };
+  $("stats").innerHTML = ["sent", "received", "queued", "reconnects", "errors"]
+    .map((k) => `<div><b data-stat="${k}">${s[k]}</b><span>${k}</span></div>`).join("");
+  $("rtt-now").textContent = s.rttMs == null ? "–" : `${s.rttMs} ms`;
+}
+
+function drawSparkline() {
+  const canvas = $("rtt");
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  if (rttSamples.length < 1) return;
+  const max = Math.max(5, ...rttSamples);
+  ctx.strokeStyle = "#2563eb"; ctx.lineWidth = 2; ctx.beginPath();
+  rttSamples.forEach((v, i) => {
+    const x = rttSamples.length === 1 ? w / 2 : (i / (rttSamples.length - 1)) * (w - 4) + 2;
+    const y = h - 4 - (v / max) * (h - 8);
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  });
+  ctx.stroke();
+}
+
+function attach(c) {
+  offs.forEach((off) => off());
+  offs = [
+    c.on("state", (state, previous) => {
+      if (state !== "reconnecting") countdown = null;
+      logEvent(`state ${previous} → ${state}`);
+      renderState();
+    }),
+    c.on("welcome", (w) => logEvent(`welcome ${w.user_id} (${w.connection_id})${w.resumed ? " resumed" : ""}`)),
+    c.on("reconnecting", ({ attempt, delayMs, code }) => {
+      countdown = { until: performance.now() + delayMs, attempt };
+      logEvent(`reconnecting: attempt ${attempt} in ${delayMs} ms after ${code}`);
+    }),
+    c.on("close", ({ code, reason, willReconnect }) => {
+      lastClose = { code, reason };
+      logEvent(`close ${code}${reason ? ` (${reason})` : ""}${willReconnect ? "" : " — final, no reconnect"}`);
+      if (code === 4409) logEvent("evicted: this user opened more connections than the server allows");
+      renderState();
+    }),
+    c.on("message", (f) => addToRoom(f.room, { seq: f.seq, ts: f.ts, from: f.from, text: text(f.data) })),
+    c.on("resumed", ({ rooms: report }) => {
+      for (const [room, r] of Object.entries(report)) {
+        const line = !r.complete
+          ? "resumed with a gap: the server could not replay what was missed (new server epoch or history too short)"
+          : r.from > r.to ? "resumed: nothing was missed" : `resumed: replayed #${r.from}…#${r.to}`;
+        addToRoom(room, { system: line });
+      }
+    }),
+    c.on("error", (e) => logEvent(`error ${e.code}: ${e.message}`)),
+  ];
+}
+
+async function connect() {
+  if (client) client.close();
+  lastClose = null;
+  const user = $("user").value.trim() || "alice";
+  client = new Client($("url").value.trim(), { token: user });
+  attach(client);
+  renderState();
+  try {
+    await client.connect();
+    $("detail").textContent = `Connected as ${client.userId}.`;
+    for (const room of rooms.keys()) await client.join(room);
+    if (rooms.size === 0) await join($("room").value.trim());
+  } catch (e) {
+    $("detail").textContent = `Connect failed: ${e.code ?? ""} ${e.message}`;
+  }
+}
+
+async function join(room) {
+  if (!client || !room) return;
+  try {
+    const { seq } = await client.join(room);
+    if (!rooms.has(room)) rooms.set(room, []);
+    activeRoom = room;
+    addToRoom(room, { system: `joined ${room} at seq ${seq}` });
+  } catch (e) {
+    logEvent(`join ${room} failed: ${e.code}`);
+  }
+}
+
+$("connect-form").onsubmit = (e) => { e.preventDefault(); connect(); };
+$("disconnect").onclick = () => { client?.close(); extras.forEach((x) => x.close()); extras = []; renderState(); };
+$("join-form").onsubmit = (e) => { e.preventDefault(); join($("room").value.trim()); };
+$("publish-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const value = $("text").value;
+  if (!client || !activeRoom || !value) return;
+  $("text").value = "";
+  try {
+    await client.publish(activeRoom, { text: value });
+  } catch (err) {
+    logEvent(`publish failed: ${err.code}`);
+  }
+};
+$("leave").onclick = async () => {
+  if (!client || !activeRoom) return;
+  const room = activeRoom;
+  await client.leave(room).catch(() => {});
+  rooms.delete(room);
+  activeRoom = rooms.keys().next().value ?? null;
+  renderRooms();
+};
+$("echo-form").onsubmit = async (e) => {
+  e.preventDefault();
+  if (!client) return;
+  let payload;
+  try { payload = JSON.parse($("echo").value); } catch { payload = $("echo").value; }
+  const started = performance.now();
+  try {
+    const reply = await client.request("echo", payload, { timeoutMs: 3000 });
+    $("echo-result").textContent = `reply ${JSON.stringify(reply)} in ${(performance.now() - started).toFixed(1)} ms`;
+  } catch (err) {
+    $("echo-result").textContent = `request failed: ${err.code}`;
+  }
+};
+$("drop").onclick = () => { client?.dropConnection(); logEvent("dropped the socket (like a network failure)"); };
+$("send-offline").onclick = async () => {
+  if (!client || !activeRoom) return;
+  client.dropConnection();
+  const promise = client.publish(activeRoom, { text: "sent while disconnected" });
+  logEvent(`published while ${client.state}: queued (${client.stats.queued} in the buffer)`);
+  try {
+    const { seq } = await promise;
+    logEvent(`…flushed after the welcome, seq ${seq}`);
+  } catch (err) {
+    logEvent(`…failed: ${err.code}`);
+  }
+};
+$("flood-cap").onclick = async () => {
+  const user = client?.userId || $("user").value.trim();
+  logEvent(`opening 5 more connections as ${user}; the server keeps 5 per user and evicts the oldest`);
+  for (let i = 0; i < 5; i++) {
+    const extra = new Client($("url").value.trim(), { token: user });
+    extras.push(extra);
+    extra.connect().catch(() => {});
+  }
+};
+
+await init();
+setInterval(() => { renderState(); renderStats(); }, 100);
+setInterval(() => {
+  const rtt = client?.stats.rttMs;
+  if (rtt != null && client.state === "open") { rttSamples.push(rtt); if (rttSamples.length > 60) rttSamples.shift(); drawSparkline(); }
+}, 1000);
+renderRooms();
+if (params.get("autoconnect") !== "0") connect();
