@@ -24,7 +24,7 @@ async fn the_sixth_connection_of_a_user_evicts_the_oldest() {
     assert_eq!(error_code(&error), "evicted");
     assert_eq!(oldest.expect_close().await, (4409, "evicted".to_owned()));
     server.wait_gauges((6, 2, 1)).await;
-    for client in clients.iter_mut().skip(1) {
+    for client in &mut clients[1..] {
         assert_eq!(
             client.request(json!({"type":"ping","id":"p"})).await["type"],
             "pong"
@@ -65,29 +65,15 @@ async fn broadcast_with_dead_members_reaches_the_rest_and_removes_the_dead() {
     for client in doomed {
         drop(client.ws.into_inner());
     }
-    let http = reqwest::Client::new();
-    let mut removed_or_gone = 0;
-    let report: serde_json::Value = http
-        .post(server.http_url("/api/rooms/board/publish"))
-        .bearer_auth("admin")
-        .json(&json!({"text":"still here?"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (sent, failed, removed) = (
-        report["sent"].as_u64().unwrap(),
-        report["failed"].as_u64().unwrap(),
-        report["removed"].as_u64().unwrap(),
-    );
-    assert!(sent >= 5, "{report}");
-    removed_or_gone += removed;
-    assert_eq!(
-        failed, removed,
-        "a dead member is counted as failed and removed: {report}"
-    );
+    let report = server
+        .admin_publish("board", &json!({"text":"still here?"}), "admin")
+        .await;
+    let count = |key: &str| report[key].as_u64().unwrap();
+    // A peer whose death the server has not noticed yet still takes the frame into its
+    // queue; one it has noticed is counted as failed and removed, never skipped silently.
+    assert!((5..=10).contains(&count("sent")), "{report}");
+    assert!(count("sent") + count("failed") <= 10, "{report}");
+    assert_eq!(count("failed"), count("removed"), "{report}");
     assert_eq!(report["seq"], 1);
     for client in &mut alive {
         let message = client.recv_type("message").await;
@@ -98,19 +84,9 @@ async fn broadcast_with_dead_members_reaches_the_rest_and_removes_the_dead() {
         );
     }
     server.wait_gauges((5, 5, 1)).await;
-    // A second broadcast reaches exactly the living.
-    let report: serde_json::Value = http
-        .post(server.http_url("/api/rooms/board/publish"))
-        .bearer_auth("admin")
-        .json(&json!(2))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Once the dead are gone, a broadcast reaches exactly the living.
+    let report = server.admin_publish("board", &json!(2), "admin").await;
     assert_eq!(report, json!({"sent":5,"failed":0,"removed":0,"seq":2}));
-    assert!(removed_or_gone <= 5);
 }
 
 #[tokio::test]

@@ -53,6 +53,20 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `POST /api/rooms/{room}/publish` with the admin token; the JSON answer.
+    pub async fn admin_publish(&self, room: &str, body: &Value, token: &str) -> Value {
+        reqwest::Client::new()
+            .post(self.http_url(&format!("/api/rooms/{room}/publish")))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("publish request")
+            .json()
+            .await
+            .expect("JSON answer")
+    }
+
     /// Starts the graceful shutdown and returns the serve task.
     pub fn begin_shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
         let _ = self.stop.take().unwrap().send(());
