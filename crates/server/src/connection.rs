@@ -19,13 +19,12 @@ use wsguard_protocol::{
 };
 
 use crate::auth::Identity;
-use crate::manager::{encode, error_frame, JoinError, Manager};
+use crate::manager::{encode, error_frame, JoinError, Manager, ResumeRequest};
 use crate::metrics::inc;
 use crate::outbound::{CloseRequest, Outbound, OutboundReceiver};
 use crate::rate_limit::{RateDecision, RateLimiter};
 use crate::registry::ConnId;
 use crate::router::{Request, Router};
-use crate::sessions::ResumeRequest;
 
 /// Frames written per flush at most.
 const MAX_BATCH: usize = 512;
@@ -133,7 +132,7 @@ impl Reader {
         })
         .await;
         let session = self.open.as_ref().map(|open| open.session.as_str());
-        self.manager.close(self.conn, session);
+        self.manager.close(self.conn, session).await;
     }
 
     fn on_read_error(&self, error: &axum::Error) {
@@ -286,13 +285,16 @@ impl Reader {
             session: &r.session,
             epoch: &r.epoch,
         });
-        let opened = self.manager.open(
-            self.conn,
-            &self.connection_id,
-            &identity,
-            &self.outbound,
-            resume,
-        );
+        let opened = self
+            .manager
+            .open(
+                self.conn,
+                &self.connection_id,
+                &identity,
+                &self.outbound,
+                resume,
+            )
+            .await;
         tracing::debug!(connection = %self.connection_id, user = %identity.user_id, resumed = opened.resumed, "welcomed");
         if let Some(resume) = &hello.resume {
             let rooms = self

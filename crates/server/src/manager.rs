@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use rand::Rng;
@@ -17,13 +17,14 @@ use wsguard_protocol::{
 };
 
 use crate::auth::{Authenticator, Identity};
-use crate::backplane::{Backplane, BackplaneError, Draft, MemoryBackplane, RoomMessage};
+use crate::backplane::{
+    Backplane, BackplaneError, Draft, MemoryBackplane, RoomMessage, SessionGrant,
+};
 use crate::config::ServerConfig;
 use crate::metrics::{inc, Gauges, Metrics};
 use crate::outbound::{CloseRequest, Outbound, Push};
 use crate::registry::{ConnId, Registry};
 use crate::router::{ConnectHook, ConnectionInfo, Router};
-use crate::sessions::{ResumeRequest, SessionGrant, Sessions};
 
 /// What a push reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -79,6 +80,13 @@ impl std::error::Error for PublishError {}
 
 const ROOM_LOCK_STRIPES: usize = 64;
 
+/// What a client asked to resume.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResumeRequest<'a> {
+    pub(crate) session: &'a str,
+    pub(crate) epoch: &'a str,
+}
+
 /// A connection that passed the handshake.
 #[derive(Debug)]
 pub(crate) struct Opened {
@@ -95,7 +103,6 @@ struct Inner {
     room_locks: Vec<tokio::sync::Mutex<()>>,
     hasher: std::collections::hash_map::RandomState,
     backplane: Arc<dyn Backplane>,
-    sessions: Mutex<Sessions>,
     auth: Authenticator,
     metrics: Metrics,
     hooks: Vec<ConnectHook>,
@@ -160,7 +167,7 @@ pub(crate) fn error_frame(
 impl Manager {
     /// A manager with the in-memory backplane (single process).
     pub fn new(config: ServerConfig, hooks: Vec<ConnectHook>) -> Self {
-        let backplane = MemoryBackplane::new(random_hex(8), config.history);
+        let backplane = MemoryBackplane::new(random_hex(8), config.history, config.session_ttl);
         Self::with_backplane(config, hooks, Arc::new(backplane), None)
     }
 
@@ -177,7 +184,6 @@ impl Manager {
         let manager = Self {
             inner: Arc::new(Inner {
                 registry: Mutex::new(Registry::new(config.max_connections_per_user)),
-                sessions: Mutex::new(Sessions::new(config.session_ttl)),
                 auth: Authenticator::new(config.auth.clone()),
                 config,
                 node: random_hex(3),
@@ -262,7 +268,7 @@ impl Manager {
     /// Registers an authenticated connection, queues its welcome (before anything
     /// else can be pushed to it), evicts the user's oldest connections past the cap,
     /// and builds its router.
-    pub(crate) fn open(
+    pub(crate) async fn open(
         &self,
         conn: ConnId,
         connection_id: &str,
@@ -270,22 +276,26 @@ impl Manager {
         outbound: &Outbound,
         resume: Option<ResumeRequest<'_>>,
     ) -> Opened {
+        // Only an authenticated user can resume, and only within the same epoch.
+        let resume = resume
+            .filter(|r| identity.authenticated && r.epoch == self.epoch())
+            .map(|r| r.session);
+        let fresh = random_hex(16);
+        let grant = self
+            .inner
+            .backplane
+            .attach_session(&identity.user_id, resume, fresh.clone())
+            .await;
         let SessionGrant {
             id: session,
             resumed,
-        } = self
-            .inner
-            .sessions
-            .lock()
-            .expect("sessions lock poisoned")
-            .attach(
-                &identity.user_id,
-                identity.authenticated,
-                resume,
-                self.epoch(),
-                random_hex(16),
-                Instant::now(),
-            );
+        } = grant.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "session store unavailable; starting a fresh session");
+            SessionGrant {
+                id: fresh,
+                resumed: false,
+            }
+        });
         let welcome = Welcome {
             connection_id: connection_id.to_owned(),
             user_id: identity.user_id.clone(),
@@ -335,17 +345,15 @@ impl Manager {
     }
 
     /// Removes a connection from every index and detaches its session.
-    pub(crate) fn close(&self, conn: ConnId, session: Option<&str>) {
+    pub(crate) async fn close(&self, conn: ConnId, session: Option<&str>) {
         let removed = self.registry().unregister(conn);
         if let Some(removed) = removed {
             self.unsubscribe_emptied(removed.emptied_rooms);
         }
         if let Some(session) = session {
-            self.inner
-                .sessions
-                .lock()
-                .expect("sessions lock poisoned")
-                .detach(session, Instant::now());
+            if let Err(e) = self.inner.backplane.detach_session(session).await {
+                tracing::warn!(error = %e, "could not detach the session");
+            }
         }
     }
 

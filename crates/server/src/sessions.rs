@@ -1,7 +1,10 @@
-//! Resumable sessions, keyed by an unguessable id, driven by an injected clock.
+//! Resumable sessions kept in this process, keyed by an unguessable id, driven by
+//! an injected clock. (The in-memory backplane's session store.)
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use crate::backplane::SessionGrant;
 
 #[derive(Debug)]
 struct Session {
@@ -10,21 +13,6 @@ struct Session {
     attached: usize,
     /// When a detached session stops being resumable.
     expires_at: Option<Instant>,
-}
-
-/// How a `hello` was matched to a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SessionGrant {
-    pub(crate) id: String,
-    /// The requested session was found, unexpired, owned by this user, in this epoch.
-    pub(crate) resumed: bool,
-}
-
-/// What the client asked to resume.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResumeRequest<'a> {
-    pub(crate) session: &'a str,
-    pub(crate) epoch: &'a str,
 }
 
 #[derive(Debug)]
@@ -41,24 +29,22 @@ impl Sessions {
         }
     }
 
-    /// Attaches a connection of `user` to a session: the requested one when it can be
-    /// resumed, otherwise a fresh one with id `fresh_id`. Anonymous users never resume.
+    /// Attaches a connection of `user` to a session: `resume` when it is known,
+    /// unexpired and owned by this user, otherwise a fresh one with id `fresh_id`.
     pub(crate) fn attach(
         &mut self,
         user: &str,
-        authenticated: bool,
-        request: Option<ResumeRequest<'_>>,
-        current_epoch: &str,
+        resume: Option<&str>,
         fresh_id: String,
         now: Instant,
     ) -> SessionGrant {
         self.purge(now);
-        if let Some(request) = request.filter(|r| authenticated && r.epoch == current_epoch) {
-            if let Some(session) = self.map.get_mut(request.session).filter(|s| s.user == user) {
+        if let Some(id) = resume {
+            if let Some(session) = self.map.get_mut(id).filter(|s| s.user == user) {
                 session.attached += 1;
                 session.expires_at = None;
                 return SessionGrant {
-                    id: request.session.to_owned(),
+                    id: id.to_owned(),
                     resumed: true,
                 };
             }
@@ -105,15 +91,11 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(300);
 
-    fn req<'a>(session: &'a str, epoch: &'a str) -> Option<ResumeRequest<'a>> {
-        Some(ResumeRequest { session, epoch })
-    }
-
     #[test]
     fn resumes_within_ttl_only() {
         let t0 = Instant::now();
         let mut sessions = Sessions::new(TTL);
-        let first = sessions.attach("alice", true, None, "e1", "s1".into(), t0);
+        let first = sessions.attach("alice", None, "s1".into(), t0);
         assert_eq!(
             first,
             SessionGrant {
@@ -124,9 +106,7 @@ mod tests {
         sessions.detach("s1", t0);
         let again = sessions.attach(
             "alice",
-            true,
-            req("s1", "e1"),
-            "e1",
+            Some("s1"),
             "s2".into(),
             t0 + TTL - Duration::from_millis(1),
         );
@@ -140,9 +120,7 @@ mod tests {
         sessions.detach("s1", t0 + TTL);
         let late = sessions.attach(
             "alice",
-            true,
-            req("s1", "e1"),
-            "e1",
+            Some("s1"),
             "s3".into(),
             t0 + TTL * 2 + Duration::from_millis(1),
         );
@@ -157,34 +135,20 @@ mod tests {
     }
 
     #[test]
-    fn foreign_sessions_other_epochs_and_anonymous_users_start_fresh() {
+    fn foreign_and_unknown_sessions_start_fresh() {
         let t0 = Instant::now();
         let mut sessions = Sessions::new(TTL);
-        sessions.attach("alice", true, None, "e1", "s1".into(), t0);
+        sessions.attach("alice", None, "s1".into(), t0);
         sessions.detach("s1", t0);
+        assert!(!sessions.attach("bob", Some("s1"), "b1".into(), t0).resumed);
         assert!(
             !sessions
-                .attach("bob", true, req("s1", "e1"), "e1", "b1".into(), t0)
-                .resumed
-        );
-        assert!(
-            !sessions
-                .attach("alice", true, req("s1", "e0"), "e1", "a2".into(), t0)
-                .resumed
-        );
-        assert!(
-            !sessions
-                .attach("alice", false, req("s1", "e1"), "e1", "a3".into(), t0)
-                .resumed
-        );
-        assert!(
-            !sessions
-                .attach("alice", true, req("nope", "e1"), "e1", "a4".into(), t0)
+                .attach("alice", Some("nope"), "a4".into(), t0)
                 .resumed
         );
         assert!(
             sessions
-                .attach("alice", true, req("s1", "e1"), "e1", "a5".into(), t0)
+                .attach("alice", Some("s1"), "a5".into(), t0)
                 .resumed
         );
     }
@@ -193,12 +157,12 @@ mod tests {
     fn attached_sessions_do_not_expire() {
         let t0 = Instant::now();
         let mut sessions = Sessions::new(TTL);
-        sessions.attach("alice", true, None, "e1", "s1".into(), t0);
+        sessions.attach("alice", None, "s1".into(), t0);
         // Still attached an hour later: resumable from a second tab.
         let later = t0 + Duration::from_secs(3600);
         assert!(
             sessions
-                .attach("alice", true, req("s1", "e1"), "e1", "x".into(), later)
+                .attach("alice", Some("s1"), "x".into(), later)
                 .resumed
         );
     }

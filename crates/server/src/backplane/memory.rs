@@ -2,11 +2,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use wsguard_protocol::RoomName;
 
-use super::{Backplane, BackplaneError, Draft, Replay, RoomMessage};
+use super::{Backplane, BackplaneError, Draft, Replay, RoomMessage, SessionGrant};
+use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
 struct RoomLog {
@@ -21,15 +23,18 @@ pub struct MemoryBackplane {
     epoch: String,
     history: usize,
     rooms: Mutex<HashMap<RoomName, RoomLog>>,
+    sessions: Mutex<Sessions>,
 }
 
 impl MemoryBackplane {
-    /// A backplane keeping up to `history` messages per room (0 = none) under `epoch`.
-    pub fn new(epoch: String, history: usize) -> Self {
+    /// A backplane keeping up to `history` messages per room (0 = none) under
+    /// `epoch`, and sessions resumable for `session_ttl` after their last connection.
+    pub fn new(epoch: String, history: usize, session_ttl: Duration) -> Self {
         Self {
             epoch,
             history,
             rooms: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Sessions::new(session_ttl)),
         }
     }
 
@@ -77,6 +82,28 @@ impl Backplane for MemoryBackplane {
         &self.epoch
     }
 
+    fn attach_session(
+        &self,
+        user: &str,
+        resume: Option<&str>,
+        fresh_id: String,
+    ) -> BoxFuture<'_, Result<SessionGrant, BackplaneError>> {
+        let grant = self
+            .sessions
+            .lock()
+            .expect("sessions lock poisoned")
+            .attach(user, resume, fresh_id, Instant::now());
+        Box::pin(async move { Ok(grant) })
+    }
+
+    fn detach_session(&self, id: &str) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        self.sessions
+            .lock()
+            .expect("sessions lock poisoned")
+            .detach(id, Instant::now());
+        Box::pin(async { Ok(()) })
+    }
+
     fn append(
         &self,
         room: &RoomName,
@@ -121,7 +148,7 @@ mod tests {
 
     #[tokio::test]
     async fn seq_is_strictly_plus_one_per_room() {
-        let bp = MemoryBackplane::new("e".into(), 10);
+        let bp = MemoryBackplane::new("e".into(), 10, Duration::from_secs(1));
         let a = RoomName::new("a").unwrap();
         let b = RoomName::new("b").unwrap();
         for n in 1..=5 {
@@ -133,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn replay_is_complete_only_when_history_covers_the_gap() {
-        let bp = MemoryBackplane::new("e".into(), 3);
+        let bp = MemoryBackplane::new("e".into(), 3, Duration::from_secs(1));
         let room = RoomName::new("r").unwrap();
         for n in 1..=5 {
             bp.append(&room, draft(n)).await.unwrap();
@@ -160,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_history_replays_nothing() {
-        let bp = MemoryBackplane::new("e".into(), 0);
+        let bp = MemoryBackplane::new("e".into(), 0, Duration::from_secs(1));
         let room = RoomName::new("r").unwrap();
         bp.append(&room, draft(1)).await.unwrap();
         let replay = bp.replay(&room, 0).await.unwrap();

@@ -64,6 +64,15 @@ pub struct Draft {
     pub data: Value,
 }
 
+/// How a connection was matched to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionGrant {
+    /// The session id the welcome carries.
+    pub id: String,
+    /// The requested session was found, unexpired and owned by this user.
+    pub resumed: bool,
+}
+
 /// Messages a resume replays.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
@@ -114,6 +123,26 @@ pub trait Backplane: Send + Sync + 'static {
         after_seq: u64,
     ) -> BoxFuture<'_, Result<Replay, BackplaneError>>;
 
+    /// Attaches a connection of `user` to a session: `resume` when it is known,
+    /// unexpired and owned by `user`, otherwise a fresh one with id `fresh_id`.
+    fn attach_session(
+        &self,
+        user: &str,
+        resume: Option<&str>,
+        fresh_id: String,
+    ) -> BoxFuture<'_, Result<SessionGrant, BackplaneError>>;
+
+    /// A connection of the session ended; once none is left, the session stays
+    /// resumable for the session TTL.
+    fn detach_session(&self, id: &str) -> BoxFuture<'_, Result<(), BackplaneError>>;
+
+    /// Whether messages appended on this node come back through [`RemoteMessages`]
+    /// (true for shared backplanes, which deliver every message in the store's order);
+    /// if false, the manager delivers its own appends directly.
+    fn delivers_own_messages(&self) -> bool {
+        false
+    }
+
     /// The first local member joined `room`: start receiving other nodes' messages for it.
     fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         let _ = room;
@@ -150,6 +179,20 @@ impl<B: Backplane + ?Sized> Backplane for Arc<B> {
     }
     fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         (**self).subscribe(room)
+    }
+    fn attach_session(
+        &self,
+        user: &str,
+        resume: Option<&str>,
+        fresh_id: String,
+    ) -> BoxFuture<'_, Result<SessionGrant, BackplaneError>> {
+        (**self).attach_session(user, resume, fresh_id)
+    }
+    fn detach_session(&self, id: &str) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        (**self).detach_session(id)
+    }
+    fn delivers_own_messages(&self) -> bool {
+        (**self).delivers_own_messages()
     }
     fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         (**self).unsubscribe(room)
