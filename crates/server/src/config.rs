@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub outbound_queue_bytes: usize,
     /// Allowed `Origin`s (`scheme://host[:port]`, lowercase). Empty = every origin. Default: empty.
     pub allowed_origins: Vec<String>,
+    /// Redis URL of a shared backplane (rooms, history and sessions across processes).
+    /// Default: none (the in-memory backplane).
+    pub redis: Option<String>,
     /// Directory served at `/` (the demo page). Default: none.
     pub static_dir: Option<PathBuf>,
     /// Directory served at `/pkg/` (the SDK). Default: `<static_dir>/pkg` if it exists, else `<static_dir>/../pkg`.
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             shutdown_retry: Duration::from_millis(5_000),
             outbound_queue_bytes: 1 << 20,
             allowed_origins: Vec::new(),
+            redis: None,
             static_dir: None,
             pkg_dir: None,
         }

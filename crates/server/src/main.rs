@@ -101,12 +101,6 @@ impl Cli {
                 ),
             ));
         }
-        if self.redis.is_some() {
-            return Err(usage(
-                ErrorKind::InvalidValue,
-                "--redis: this build has no Redis backplane yet; run without it for the in-memory backplane".into(),
-            ));
-        }
         let auth = match (self.jwt_secret, self.insecure_dev_auth) {
             (Some(secret), false) if !secret.is_empty() => AuthMode::Jwt { secret },
             (Some(_), false) => {
@@ -137,6 +131,7 @@ impl Cli {
             .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
             .filter(|o| !o.is_empty())
             .collect();
+        config.redis = self.redis.filter(|url| !url.is_empty());
         config.static_dir = self.static_dir;
         config.pkg_dir = self.pkg;
         Ok(config)

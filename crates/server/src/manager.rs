@@ -1,7 +1,7 @@
 //! The connection manager: registry, rooms, sessions and pushes. Created before the
 //! listener, so it is never "not ready" when the first connection arrives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,7 +11,7 @@ use axum::extract::ws::Utf8Bytes;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use wsguard_protocol::{
     kind, CloseCode, ErrorCode, ErrorData, Frame, RoomName, RoomResume, Welcome, PROTOCOL_VERSION,
 };
@@ -109,7 +109,14 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     live_tasks: AtomicUsize,
     live_changed: Notify,
+    /// Tags of this node's publishes.
+    next_tag: AtomicU64,
+    /// Publishes waiting for their message to come back from a shared backplane.
+    waiters: Mutex<HashMap<u64, oneshot::Sender<DeliveryReport>>>,
 }
+
+/// How long a publish through a shared backplane waits for its own message.
+const PUBLISH_ECHO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The connection manager. Cheap to clone; every clone is the same manager.
 #[derive(Clone)]
@@ -198,6 +205,8 @@ impl Manager {
                 shutdown: watch::channel(false).0,
                 live_tasks: AtomicUsize::new(0),
                 live_changed: Notify::new(),
+                next_tag: AtomicU64::new(1),
+                waiters: Mutex::new(HashMap::new()),
             }),
         };
         if let Some(mut remote) = remote {
@@ -206,8 +215,14 @@ impl Manager {
                 while let Some(message) = remote.recv().await {
                     let Some(inner) = weak.upgrade() else { break };
                     let manager = Manager { inner };
-                    let _guard = manager.room_lock(&message.room).lock().await;
-                    manager.deliver_room(&message);
+                    let report = {
+                        let _guard = manager.room_lock(&message.room).lock().await;
+                        manager.deliver_room(&message)
+                    };
+                    // A publish of this node waits for its message to come back.
+                    if let Some(waiter) = message.tag.and_then(|tag| manager.take_waiter(tag)) {
+                        let _ = waiter.send(report);
+                    }
                 }
             });
         }
@@ -405,15 +420,16 @@ impl Manager {
                 .await
                 .map_err(JoinError::Backplane)?;
         }
-        match replay_after {
-            None => Ok((
-                self.inner
+        let (seq, complete) = match replay_after {
+            None => {
+                let seq = self
+                    .inner
                     .backplane
                     .current_seq(room)
                     .await
-                    .map_err(JoinError::Backplane)?,
-                None,
-            )),
+                    .map_err(JoinError::Backplane)?;
+                (seq, None)
+            }
             Some(after) => {
                 let replay = self
                     .inner
@@ -424,9 +440,13 @@ impl Manager {
                 for message in replay.messages {
                     outbound.push(message.text);
                 }
-                Ok((replay.current_seq, Some(replay.complete)))
+                (replay.current_seq, Some(replay.complete))
             }
-        }
+        };
+        // Messages up to `seq` are covered by the ack or the replay; a shared
+        // backplane may still be delivering some of them: skip those for this member.
+        self.registry().set_baseline(conn, room.as_str(), seq);
+        Ok((seq, complete))
     }
 
     /// Removes `conn` from `room` (a no-op if it was not a member).
@@ -487,29 +507,64 @@ impl Manager {
         data: Value,
         from: Option<String>,
     ) -> Result<PublishReport, PublishError> {
-        let _guard = self.room_lock(room).lock().await;
+        let tag = self.inner.next_tag.fetch_add(1, Ordering::Relaxed);
         let draft = Draft {
+            tag,
             ts: now_ms(),
             from,
             data,
         };
-        let message = self
-            .inner
-            .backplane
-            .append(room, draft)
-            .await
-            .map_err(PublishError::Backplane)?;
-        let delivery = self.deliver_room(&message);
+        if !self.inner.backplane.delivers_own_messages() {
+            // In-process: seq, history and delivery under the room lock, in one step.
+            let _guard = self.room_lock(room).lock().await;
+            let message = self
+                .inner
+                .backplane
+                .append(room, draft)
+                .await
+                .map_err(PublishError::Backplane)?;
+            let delivery = self.deliver_room(&message);
+            return Ok(PublishReport {
+                delivery,
+                seq: message.seq,
+            });
+        }
+        // Shared backplane: local members get the message when it comes back from the
+        // store, in the store's order; wait for that delivery to report on it.
+        let has_local_members = self.registry().room_members(room.as_str()).next().is_some();
+        let waiter = has_local_members.then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.waiters().insert(tag, tx);
+            rx
+        });
+        let appended = self.inner.backplane.append(room, draft).await;
+        let delivery = match (&appended, waiter) {
+            (Ok(_), Some(rx)) => tokio::time::timeout(PUBLISH_ECHO_TIMEOUT, rx)
+                .await
+                .ok()
+                .and_then(Result::ok),
+            _ => None,
+        };
+        self.take_waiter(tag);
+        let message = appended.map_err(PublishError::Backplane)?;
         Ok(PublishReport {
-            delivery,
+            delivery: delivery.unwrap_or_default(),
             seq: message.seq,
         })
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<DeliveryReport>>> {
+        self.inner.waiters.lock().expect("waiters lock poisoned")
+    }
+
+    fn take_waiter(&self, tag: u64) -> Option<oneshot::Sender<DeliveryReport>> {
+        self.waiters().remove(&tag)
     }
 
     fn deliver_room(&self, message: &RoomMessage) -> DeliveryReport {
         let targets: Vec<(ConnId, Outbound)> = self
             .registry()
-            .room_members(message.room.as_str())
+            .room_members_for_seq(message.room.as_str(), message.seq)
             .map(|(id, h)| (id, h.clone()))
             .collect();
         self.deliver(targets, &message.text)

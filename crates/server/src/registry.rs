@@ -15,7 +15,9 @@ pub(crate) struct ConnId(pub(crate) u64);
 #[derive(Debug)]
 struct Entry<H> {
     user: String,
-    rooms: HashSet<RoomName>,
+    /// Rooms joined, each with the seq the join acknowledged: only later messages
+    /// of the room are delivered to this connection.
+    rooms: HashMap<RoomName, u64>,
     handle: H,
 }
 
@@ -64,7 +66,7 @@ impl<H> Registry<H> {
             id,
             Entry {
                 user: user.to_owned(),
-                rooms: HashSet::new(),
+                rooms: HashMap::new(),
                 handle,
             },
         );
@@ -92,7 +94,7 @@ impl<H> Registry<H> {
             }
         }
         let mut emptied_rooms = Vec::new();
-        for room in entry.rooms {
+        for room in entry.rooms.into_keys() {
             if let Some(members) = self.rooms.get_mut(&room) {
                 members.remove(&id);
                 if members.is_empty() {
@@ -111,7 +113,8 @@ impl<H> Registry<H> {
     /// Adds a connection to a room. `None` if the connection is not registered.
     pub(crate) fn join(&mut self, id: ConnId, room: &RoomName) -> Option<Joined> {
         let entry = self.conns.get_mut(&id)?;
-        let newly = entry.rooms.insert(room.clone());
+        let newly = !entry.rooms.contains_key(room);
+        entry.rooms.entry(room.clone()).or_insert(0);
         let members = self.rooms.entry(room.clone()).or_default();
         let room_created = members.is_empty();
         members.insert(id);
@@ -126,7 +129,7 @@ impl<H> Registry<H> {
         let Some(entry) = self.conns.get_mut(&id) else {
             return false;
         };
-        if !entry.rooms.remove(room) {
+        if entry.rooms.remove(room).is_none() {
             return false;
         }
         let Some(members) = self.rooms.get_mut(room) else {
@@ -141,7 +144,32 @@ impl<H> Registry<H> {
     }
 
     pub(crate) fn is_member(&self, id: ConnId, room: &str) -> bool {
-        self.conns.get(&id).is_some_and(|e| e.rooms.contains(room))
+        self.conns
+            .get(&id)
+            .is_some_and(|e| e.rooms.contains_key(room))
+    }
+
+    /// Records the seq a join acknowledged: messages up to it are not delivered.
+    pub(crate) fn set_baseline(&mut self, id: ConnId, room: &str, seq: u64) {
+        if let Some(baseline) = self.conns.get_mut(&id).and_then(|e| e.rooms.get_mut(room)) {
+            *baseline = seq;
+        }
+    }
+
+    /// The members of a room that should get the message with `seq` (joined before it).
+    pub(crate) fn room_members_for_seq<'a>(
+        &'a self,
+        room: &'a str,
+        seq: u64,
+    ) -> impl Iterator<Item = (ConnId, &'a H)> + 'a {
+        self.rooms
+            .get(room)
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| {
+                let entry = self.conns.get(id)?;
+                (entry.rooms.get(room).copied().unwrap_or(0) < seq).then_some((*id, &entry.handle))
+            })
     }
 
     pub(crate) fn handle(&self, id: ConnId) -> Option<&H> {
@@ -208,13 +236,13 @@ impl<H> Registry<H> {
             assert!(!members.is_empty(), "room {room} is empty but indexed");
             for id in members {
                 assert!(
-                    self.conns[id].rooms.contains(room),
+                    self.conns[id].rooms.contains_key(room),
                     "room index and connection disagree"
                 );
             }
         }
         for (id, entry) in &self.conns {
-            for room in &entry.rooms {
+            for room in entry.rooms.keys() {
                 assert!(
                     self.rooms[room].contains(id),
                     "connection's room is missing its member"

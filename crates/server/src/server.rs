@@ -4,7 +4,11 @@ use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
+
+use crate::backplane::RedisBackplane;
 
 use crate::config::ServerConfig;
 use crate::manager::Manager;
@@ -45,14 +49,34 @@ impl ServerBuilder {
         mut self,
         hook: impl Fn(&ConnectionInfo, &mut Router) + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.push(std::sync::Arc::new(hook));
+        self.hooks.push(Arc::new(hook));
         self
     }
 
-    /// Binds the listener. The manager exists before the first connection can arrive.
+    /// Connects the backplane (Redis when configured) and binds the listener. The
+    /// manager exists before the first connection can arrive.
     pub async fn bind(self, addr: &str) -> std::io::Result<Server> {
+        let manager = match self.config.redis.clone() {
+            None => Manager::new(self.config, self.hooks),
+            Some(url) => {
+                let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
+                let backplane = RedisBackplane::connect(
+                    &url,
+                    self.config.history,
+                    self.config.session_ttl,
+                    deliveries,
+                )
+                .await
+                .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;
+                Manager::with_backplane(
+                    self.config,
+                    self.hooks,
+                    Arc::new(backplane),
+                    Some(delivered),
+                )
+            }
+        };
         let listener = TcpListener::bind(addr).await?;
-        let manager = Manager::new(self.config, self.hooks);
         Ok(Server { listener, manager })
     }
 }

@@ -79,13 +79,16 @@ async fn seq_increases_by_one_and_every_member_sees_the_same_order() {
             })
         })
         .collect();
+    // Keep the publishers connected until everything was delivered.
+    let mut publishers = Vec::new();
     for task in tasks {
-        task.await.unwrap();
+        publishers.push(task.await.unwrap());
     }
     for expected in 1..=90u64 {
         let message = watcher.recv_type("message").await;
         assert_eq!(message["seq"], expected);
     }
+    drop(publishers);
 }
 
 #[tokio::test]

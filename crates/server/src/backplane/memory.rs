@@ -38,11 +38,17 @@ impl MemoryBackplane {
         }
     }
 
-    fn append_now(&self, room: &RoomName, draft: Draft) -> RoomMessage {
+    fn append_now(&self, room: &RoomName, draft: &Draft) -> RoomMessage {
         let mut rooms = self.rooms.lock().expect("backplane lock poisoned");
         let log = rooms.entry(room.clone()).or_default();
         log.seq += 1;
-        let message = RoomMessage::new(room.clone(), log.seq, draft.ts, draft.from, draft.data);
+        let message = RoomMessage::new(
+            room.clone(),
+            log.seq,
+            draft.ts,
+            draft.from.as_deref(),
+            &draft.data,
+        );
         if self.history > 0 {
             if log.history.len() == self.history {
                 log.history.pop_front();
@@ -54,25 +60,9 @@ impl MemoryBackplane {
 
     fn replay_now(&self, room: &RoomName, after_seq: u64) -> Replay {
         let rooms = self.rooms.lock().expect("backplane lock poisoned");
-        let Some(log) = rooms.get(room) else {
-            return Replay {
-                current_seq: 0,
-                messages: Vec::new(),
-                complete: after_seq == 0,
-            };
-        };
-        let messages: Vec<_> = log
-            .history
-            .iter()
-            .filter(|m| m.seq > after_seq)
-            .cloned()
-            .collect();
-        let complete = after_seq <= log.seq
-            && (after_seq == log.seq || messages.first().is_some_and(|m| m.seq == after_seq + 1));
-        Replay {
-            current_seq: log.seq,
-            messages,
-            complete,
+        match rooms.get(room) {
+            Some(log) => Replay::from_log(log.seq, after_seq, log.history.iter().cloned()),
+            None => Replay::from_log(0, after_seq, []),
         }
     }
 }
@@ -109,7 +99,7 @@ impl Backplane for MemoryBackplane {
         room: &RoomName,
         draft: Draft,
     ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
-        let message = self.append_now(room, draft);
+        let message = self.append_now(room, &draft);
         Box::pin(async move { Ok(message) })
     }
 
@@ -140,6 +130,7 @@ mod tests {
 
     fn draft(n: u64) -> Draft {
         Draft {
+            tag: n,
             ts: 1_000 + n as i64,
             from: Some("alice".into()),
             data: json!({ "n": n }),

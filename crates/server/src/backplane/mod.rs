@@ -8,6 +8,7 @@
 //! forwards messages appended on other nodes to [`RemoteMessages`].
 
 mod memory;
+mod redis;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use wsguard_protocol::{kind, Frame, RoomName};
 
 pub use memory::MemoryBackplane;
+pub use redis::RedisBackplane;
 
 /// A room message as published: sequenced, stamped, serialized once.
 #[derive(Debug, Clone)]
@@ -30,32 +32,74 @@ pub struct RoomMessage {
     pub ts: i64,
     /// The `message` frame as sent on the wire.
     pub text: Utf8Bytes,
+    /// On a message that this node published through a shared backplane and that
+    /// came back for delivery: the tag of that publish ([`Draft::tag`]).
+    pub tag: Option<u64>,
+}
+
+/// The `message` frame split around its seq: `prefix + seq + suffix` is the frame.
+/// Lets a shared store assign the seq and build the frame in one atomic step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameParts {
+    /// Everything before the seq digits.
+    pub prefix: String,
+    /// Everything after them.
+    pub suffix: String,
+}
+
+impl FrameParts {
+    /// The parts of the frame for a message of `room` stamped `ts`.
+    pub fn new(room: &RoomName, ts: i64, from: Option<&str>, data: &Value) -> Self {
+        let json = |s: &str| Value::from(s).to_string();
+        let prefix = format!(
+            r#"{{"type":"{}","room":{},"data":{data},"ts":{ts},"seq":"#,
+            kind::MESSAGE,
+            json(room.as_str())
+        );
+        let suffix = match from {
+            Some(from) => format!(r#","from":{}}}"#, json(from)),
+            None => "}".to_owned(),
+        };
+        Self { prefix, suffix }
+    }
+
+    /// The frame with its seq.
+    pub fn with_seq(&self, seq: u64) -> String {
+        format!("{}{seq}{}", self.prefix, self.suffix)
+    }
 }
 
 impl RoomMessage {
     /// Builds and serializes the `message` frame.
-    pub fn new(room: RoomName, seq: u64, ts: i64, from: Option<String>, data: Value) -> Self {
-        let mut frame: Frame = Frame::new(kind::MESSAGE)
-            .with_room(room.as_str())
-            .with_data(data)
-            .with_ts(ts);
-        frame.seq = Some(seq);
-        frame.from = from;
-        let text = serde_json::to_string(&frame)
-            .expect("a frame of JSON values serializes")
-            .into();
+    pub fn new(room: RoomName, seq: u64, ts: i64, from: Option<&str>, data: &Value) -> Self {
+        let text = FrameParts::new(&room, ts, from, data).with_seq(seq).into();
         Self {
             room,
             seq,
             ts,
             text,
+            tag: None,
         }
+    }
+
+    /// Reads a stored `message` frame back (room, seq and ts from the frame itself).
+    pub fn parse(text: &str) -> Option<Self> {
+        let frame: Frame = serde_json::from_str(text).ok()?;
+        Some(Self {
+            room: RoomName::new(frame.room?).ok()?,
+            seq: frame.seq?,
+            ts: frame.ts?,
+            text: text.into(),
+            tag: None,
+        })
     }
 }
 
 /// A message to append: everything but the seq.
 #[derive(Debug, Clone)]
 pub struct Draft {
+    /// Identifies the publish on this node (echoed back in [`RoomMessage::tag`]).
+    pub tag: u64,
     /// Server time of publication.
     pub ts: i64,
     /// Publishing user, `None` when the server published.
@@ -82,6 +126,27 @@ pub struct Replay {
     pub messages: Vec<RoomMessage>,
     /// Whether `messages` covers every seq after the requested one.
     pub complete: bool,
+}
+
+impl Replay {
+    /// The replay of `log` (oldest first, as history holds it) after `after_seq`,
+    /// for a room whose current seq is `current_seq`. Complete when nothing was
+    /// missed or history still starts at the first missed seq.
+    pub fn from_log(
+        current_seq: u64,
+        after_seq: u64,
+        log: impl IntoIterator<Item = RoomMessage>,
+    ) -> Self {
+        let messages: Vec<_> = log.into_iter().filter(|m| m.seq > after_seq).collect();
+        let complete = after_seq <= current_seq
+            && (after_seq == current_seq
+                || messages.first().is_some_and(|m| m.seq == after_seq + 1));
+        Self {
+            current_seq,
+            messages,
+            complete,
+        }
+    }
 }
 
 /// The backplane failed (a shared store unreachable, …). The operation may be retried.

@@ -250,3 +250,58 @@ pub fn error_code(frame: &Value) -> &str {
     assert_eq!(frame["type"], "error", "{frame}");
     frame["data"]["code"].as_str().unwrap()
 }
+
+/// A real redis-server on a free loopback port, killed on drop.
+pub struct Redis {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Redis {
+    pub async fn start() -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed by scripts/bootstrap.sh");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Self {
+            url: format!("redis://127.0.0.1:{port}"),
+            child,
+        }
+    }
+
+    pub fn config(&self) -> ServerConfig {
+        let mut config = dev_config();
+        config.redis = Some(self.url.clone());
+        config.admin_token = Some("admin".into());
+        config
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,314 @@
+//! The Redis backplane: room sequences, bounded history and sessions in Redis, and
+//! one Pub/Sub channel per room, so several server processes share rooms.
+//!
+//! Every append runs one Lua script (INCR the seq, build the frame, RPUSH + LTRIM
+//! the history, PUBLISH), so seq order, history order and Pub/Sub order agree on
+//! every node. Each node delivers every message of its subscribed rooms — its own
+//! included — in Pub/Sub order through [`RemoteMessages`]. The epoch lives in Redis
+//! and survives server restarts; so do sessions.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use rand::Rng;
+use redis::aio::{ConnectionManager, PubSubSink};
+use redis::{AsyncCommands, Script};
+use tokio::task::JoinHandle;
+use wsguard_protocol::RoomName;
+
+use super::{
+    Backplane, BackplaneError, Draft, FrameParts, RemoteMessages, Replay, RoomMessage, SessionGrant,
+};
+
+const EPOCH_KEY: &str = "wsguard:epoch";
+/// An attached session's key expires after this even if its node died without detaching.
+const ATTACHED_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+const APPEND: &str = r"
+local seq = redis.call('INCR', KEYS[1])
+local text = ARGV[1] .. seq .. ARGV[2]
+local keep = tonumber(ARGV[3])
+if keep > 0 then
+  redis.call('RPUSH', KEYS[2], text)
+  redis.call('LTRIM', KEYS[2], -keep, -1)
+end
+redis.call('PUBLISH', KEYS[3], ARGV[4] .. '\n' .. text)
+return seq
+";
+
+const ATTACH: &str = r"
+if redis.call('HGET', KEYS[1], 'user') == ARGV[1] then
+  redis.call('HINCRBY', KEYS[1], 'attached', 1)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+redis.call('HSET', KEYS[2], 'user', ARGV[1], 'attached', 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 0
+";
+
+const DETACH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'attached', -1)
+if n <= 0 then
+  redis.call('HSET', KEYS[1], 'attached', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+";
+
+fn seq_key(room: &RoomName) -> String {
+    format!("wsguard:room:{room}:seq")
+}
+
+fn history_key(room: &RoomName) -> String {
+    format!("wsguard:room:{room}:history")
+}
+
+fn channel(room: &RoomName) -> String {
+    format!("wsguard:room:{room}:messages")
+}
+
+fn session_key(id: &str) -> String {
+    format!("wsguard:session:{id}")
+}
+
+fn failed(e: &redis::RedisError) -> BackplaneError {
+    BackplaneError(e.to_string())
+}
+
+/// Rooms, history and sessions shared by every server connected to one Redis.
+pub struct RedisBackplane {
+    node: String,
+    epoch: String,
+    history: usize,
+    session_ttl: Duration,
+    conn: ConnectionManager,
+    sink: tokio::sync::Mutex<PubSubSink>,
+    reader: JoinHandle<()>,
+    append: Script,
+    attach: Script,
+    detach: Script,
+}
+
+impl std::fmt::Debug for RedisBackplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackplane")
+            .field("node", &self.node)
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
+
+impl Drop for RedisBackplane {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl RedisBackplane {
+    /// Connects to `url` (`redis://host:port`), reads (or creates) the shared epoch,
+    /// and starts forwarding messages of subscribed rooms to `deliveries`.
+    pub async fn connect(
+        url: &str,
+        history: usize,
+        session_ttl: Duration,
+        deliveries: RemoteMessages,
+    ) -> Result<Self, BackplaneError> {
+        let client = redis::Client::open(url).map_err(|e| failed(&e))?;
+        let mut conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| failed(&e))?;
+        let mut rng = rand::rng();
+        let candidate: String = (0..8)
+            .map(|_| format!("{:02x}", rng.random::<u8>()))
+            .collect();
+        let node: String = (0..4)
+            .map(|_| format!("{:02x}", rng.random::<u8>()))
+            .collect();
+        let _: bool = conn
+            .set_nx(EPOCH_KEY, &candidate)
+            .await
+            .map_err(|e| failed(&e))?;
+        let epoch: String = conn.get(EPOCH_KEY).await.map_err(|e| failed(&e))?;
+        let (sink, mut stream) = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| failed(&e))?
+            .split();
+        let own = node.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(message) = stream.next().await {
+                let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
+                let Some((origin, text)) = payload.split_once('\n') else {
+                    continue;
+                };
+                let Some(mut parsed) = RoomMessage::parse(text) else {
+                    tracing::warn!("ignoring a malformed room message from Redis");
+                    continue;
+                };
+                parsed.tag = origin
+                    .split_once(':')
+                    .filter(|(from_node, _)| *from_node == own)
+                    .and_then(|(_, tag)| tag.parse().ok());
+                if deliveries.send(parsed).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            node,
+            epoch,
+            history,
+            session_ttl,
+            conn,
+            sink: tokio::sync::Mutex::new(sink),
+            reader,
+            append: Script::new(APPEND),
+            attach: Script::new(ATTACH),
+            detach: Script::new(DETACH),
+        })
+    }
+}
+
+impl Backplane for RedisBackplane {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn delivers_own_messages(&self) -> bool {
+        true
+    }
+
+    fn append(
+        &self,
+        room: &RoomName,
+        draft: Draft,
+    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
+        let room = room.clone();
+        Box::pin(async move {
+            let parts = FrameParts::new(&room, draft.ts, draft.from.as_deref(), &draft.data);
+            let mut conn = self.conn.clone();
+            let seq: u64 = self
+                .append
+                .key(seq_key(&room))
+                .key(history_key(&room))
+                .key(channel(&room))
+                .arg(&parts.prefix)
+                .arg(&parts.suffix)
+                .arg(self.history)
+                .arg(format!("{}:{}", self.node, draft.tag))
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| failed(&e))?;
+            let text = parts.with_seq(seq).into();
+            Ok(RoomMessage {
+                room,
+                seq,
+                ts: draft.ts,
+                text,
+                tag: Some(draft.tag),
+            })
+        })
+    }
+
+    fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {
+        let key = seq_key(room);
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let seq: Option<u64> = conn.get(key).await.map_err(|e| failed(&e))?;
+            Ok(seq.unwrap_or(0))
+        })
+    }
+
+    fn replay(
+        &self,
+        room: &RoomName,
+        after_seq: u64,
+    ) -> BoxFuture<'_, Result<Replay, BackplaneError>> {
+        let (seq_key, history_key) = (seq_key(room), history_key(room));
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let (seq, log): (Option<u64>, Vec<String>) = redis::pipe()
+                .atomic()
+                .get(seq_key)
+                .lrange(history_key, 0, -1)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed(&e))?;
+            let log = log.iter().filter_map(|text| RoomMessage::parse(text));
+            Ok(Replay::from_log(seq.unwrap_or(0), after_seq, log))
+        })
+    }
+
+    fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        let channel = channel(room);
+        Box::pin(async move {
+            self.sink
+                .lock()
+                .await
+                .subscribe(channel)
+                .await
+                .map_err(|e| failed(&e))
+        })
+    }
+
+    fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        let channel = channel(room);
+        Box::pin(async move {
+            self.sink
+                .lock()
+                .await
+                .unsubscribe(channel)
+                .await
+                .map_err(|e| failed(&e))
+        })
+    }
+
+    fn attach_session(
+        &self,
+        user: &str,
+        resume: Option<&str>,
+        fresh_id: String,
+    ) -> BoxFuture<'_, Result<SessionGrant, BackplaneError>> {
+        let requested = resume.map(str::to_owned);
+        let user = user.to_owned();
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let requested_key = session_key(requested.as_deref().unwrap_or(&fresh_id));
+            let resumed: u8 = self
+                .attach
+                .key(requested_key)
+                .key(session_key(&fresh_id))
+                .arg(&user)
+                .arg(ATTACHED_SESSION_LIFETIME.as_millis() as u64)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| failed(&e))?;
+            Ok(match (resumed, requested) {
+                (1, Some(id)) => SessionGrant { id, resumed: true },
+                _ => SessionGrant {
+                    id: fresh_id,
+                    resumed: false,
+                },
+            })
+        })
+    }
+
+    fn detach_session(&self, id: &str) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        let key = session_key(id);
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let _: i64 = self
+                .detach
+                .key(key)
+                .arg(self.session_ttl.as_millis() as u64)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| failed(&e))?;
+            Ok(())
+        })
+    }
+}
