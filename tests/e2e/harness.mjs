@@ -32,6 +32,29 @@ async function waitForHealth(base) {
   throw new Error("server did not start");
 }
 
+/** A real redis-server on a free port, for the multi-node backplane. */
+export class Redis {
+  async start() {
+    this.port = await freePort();
+    this.url = `redis://127.0.0.1:${this.port}`;
+    this.proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: "ignore" });
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline) {
+      const up = await new Promise((resolve) => {
+        const socket = net.connect(this.port, "127.0.0.1", () => { socket.end(); resolve(true); });
+        socket.on("error", () => resolve(false));
+      });
+      if (up) return this;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error("redis-server did not start");
+  }
+  stop() {
+    this.proc?.kill("SIGKILL");
+  }
+}
+
 /** A wsguard-server process that can be killed and started again on the same port. */
 export class Server {
   constructor(port, { staticDir = path.join(root, "www"), extra = [] } = {}) {
