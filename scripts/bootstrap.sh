@@ -53,10 +53,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
-if [ ! -f examples/vite-app/node_modules/.package-lock.json ] \
-  || [ examples/vite-app/package-lock.json -nt examples/vite-app/node_modules/.package-lock.json ]; then
-  log "npm ci (examples/vite-app)"
-  (cd examples/vite-app && npm ci --no-audit --no-fund --loglevel=error)
+if [ ! -f examples/vite-app/node_modules/.wsguard-installed ] \
+  || [ examples/vite-app/package.json -nt examples/vite-app/node_modules/.wsguard-installed ]; then
+  log "npm install (examples/vite-app)"
+  (cd examples/vite-app && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.wsguard-installed)
 fi
 wasm_opt_major=$(node_modules/.bin/wasm-opt --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 if [ "${wasm_opt_major:-0}" -lt 116 ]; then
