@@ -376,11 +376,22 @@ impl Manager {
         if rooms.is_empty() {
             return;
         }
-        let backplane = self.inner.backplane.clone();
+        let manager = self.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 for room in rooms {
-                    if let Err(e) = backplane.unsubscribe(&room).await {
+                    // Under the room lock, and only if nobody joined meanwhile: a join
+                    // (which subscribes under the same lock) must never be undone.
+                    let _guard = manager.room_lock(&room).lock().await;
+                    if manager
+                        .registry()
+                        .room_members(room.as_str())
+                        .next()
+                        .is_some()
+                    {
+                        continue;
+                    }
+                    if let Err(e) = manager.inner.backplane.unsubscribe(&room).await {
                         tracing::warn!(room = %room, error = %e, "backplane unsubscribe failed");
                     }
                 }
@@ -414,11 +425,11 @@ impl Manager {
             )
         };
         if joined.room_created {
-            self.inner
-                .backplane
-                .subscribe(room)
-                .await
-                .map_err(JoinError::Backplane)?;
+            if let Err(e) = self.inner.backplane.subscribe(room).await {
+                // Not subscribed means not joined: undo, so the next join subscribes again.
+                self.registry().leave(conn, room);
+                return Err(JoinError::Backplane(e));
+            }
         }
         let (seq, complete) = match replay_after {
             None => {
