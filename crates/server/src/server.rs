@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::backplane::RedisBackplane;
@@ -109,6 +110,13 @@ impl Server {
         let Self { listener, manager } = self;
         let app = crate::http::router(manager.clone());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        // Frames are batched by the writer; Nagle's algorithm would only add delay
+        // (up to the peer's delayed-ACK timer) to every small write.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let serving = tokio::spawn(
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
