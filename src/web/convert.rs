@@ -80,22 +80,23 @@ pub(crate) fn parse_frame(text: &str) -> Option<Frame<JsPayload>> {
     let value = JSON::parse(text).ok().filter(JsValue::is_object)?;
     let kind = get(&value, "type").as_string()?;
     let string = |key| get(&value, key).as_string();
-    let data = get(&value, "data");
     let mut frame = Frame::new(kind);
     frame.id = string("id");
     frame.room = string("room");
-    frame.from = string("from");
-    frame.data = (!data.is_undefined()).then_some(JsPayload(data));
-    frame.ts = get(&value, "ts").as_f64().map(|n| n as i64);
-    frame.seq = get(&value, "seq")
-        .as_f64()
-        .filter(|n| *n >= 0.0)
-        .map(|n| n as u64);
+    frame.seq = super::payload::unsigned(&value, "seq");
+    // `ts` and `from` are not needed by the core: listeners get the parsed object itself.
+    let mut payload = JsPayload::new(get(&value, "data"));
+    payload.envelope = Some(value);
+    frame.data = Some(payload);
     Some(frame)
 }
 
-/// The frame as a plain JS object (what handlers receive).
+/// The frame as a plain JS object (what handlers receive): the received object
+/// itself when there is one, else built from the fields.
 pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
+    if let Some(envelope) = frame.data.as_ref().and_then(|d| d.envelope.clone()) {
+        return envelope;
+    }
     let object = Object::new();
     set(&object, "type", &JsValue::from_str(&frame.kind));
     let optional = [
@@ -109,7 +110,7 @@ pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
         }
     }
     if let Some(data) = &frame.data {
-        set(&object, "data", &data.0);
+        set(&object, "data", &data.value);
     }
     if let Some(ts) = frame.ts {
         set(&object, "ts", &JsValue::from_f64(ts as f64));

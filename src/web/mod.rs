@@ -208,7 +208,7 @@ impl Client {
         r#type: &str,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<String, JsValue> {
-        let data = (!data.is_undefined()).then_some(JsPayload(data));
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         let result = self.inner.borrow_mut().core.send(r#type, data, now());
         pump(&self.inner);
         match result {
@@ -227,7 +227,7 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RequestOptions | undefined")] options: &JsValue,
     ) -> Promise {
-        let data = (!data.is_undefined()).then_some(JsPayload(data));
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         let timeout = convert::timeout_option(options);
         self.track(|core| core.request(r#type, data, timeout, now()))
     }
@@ -251,7 +251,7 @@ impl Client {
         room: &str,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Promise {
-        let data = (!data.is_undefined()).then_some(JsPayload(data));
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         self.track(|core| core.publish(room, data, now()))
     }
 
@@ -408,7 +408,7 @@ fn pump(shared: &Shared) {
                     let _ = match result {
                         Ok(frame) => resolve.call1(
                             &JsValue::NULL,
-                            &frame.data.map_or(JsValue::UNDEFINED, |d| d.0),
+                            &frame.data.map_or(JsValue::UNDEFINED, |d| d.value),
                         ),
                         Err(e) => reject.call1(&JsValue::NULL, &error(&e.code, &e.message)),
                     };
@@ -486,7 +486,7 @@ fn dispatch(shared: &Shared, event: Event<JsPayload>) {
             let data = frame
                 .data
                 .as_ref()
-                .map_or(JsValue::UNDEFINED, |d| d.0.clone());
+                .map_or(JsValue::UNDEFINED, |d| d.value.clone());
             emit(shared, &frame.kind, &[data, frame_object(&frame)]);
         }
         Event::Reconnecting {

@@ -8,7 +8,20 @@ use wsguard_protocol::{Hello, Resumed, RoomResume, Welcome};
 
 /// A frame's `data` as the JS value `JSON.parse` produced (or the user passed).
 #[derive(Debug, Clone)]
-pub(crate) struct JsPayload(pub(crate) JsValue);
+pub(crate) struct JsPayload {
+    pub(crate) value: JsValue,
+    /// The whole received frame object, handed to listeners as is (no rebuild).
+    pub(crate) envelope: Option<JsValue>,
+}
+
+impl JsPayload {
+    pub(crate) fn new(value: JsValue) -> Self {
+        Self {
+            value,
+            envelope: None,
+        }
+    }
+}
 
 pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     if target.is_object() {
@@ -35,7 +48,7 @@ pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
 
 impl Payload for JsPayload {
     fn to_welcome(&self) -> Option<Welcome> {
-        let d = &self.0;
+        let d = &self.value;
         Some(Welcome {
             connection_id: string(d, "connection_id")?,
             user_id: string(d, "user_id")?,
@@ -49,7 +62,7 @@ impl Payload for JsPayload {
     }
 
     fn to_resumed(&self) -> Option<Resumed> {
-        let rooms = get(&self.0, "rooms");
+        let rooms = get(&self.value, "rooms");
         if !rooms.is_object() {
             return None;
         }
@@ -72,12 +85,12 @@ impl Payload for JsPayload {
     }
 
     fn to_error(&self) -> Option<(String, String)> {
-        let code = string(&self.0, "code")?;
-        Some((code, string(&self.0, "message").unwrap_or_default()))
+        let code = string(&self.value, "code")?;
+        Some((code, string(&self.value, "message").unwrap_or_default()))
     }
 
     fn u64_field(&self, name: &str) -> Option<u64> {
-        unsigned(&self.0, name)
+        unsigned(&self.value, name)
     }
 
     fn from_hello(hello: &Hello) -> Self {
@@ -96,7 +109,7 @@ impl Payload for JsPayload {
             set(&value, "rooms", &rooms);
             set(&data, "resume", &value);
         }
-        Self(data.into())
+        Self::new(data.into())
     }
 }
 
