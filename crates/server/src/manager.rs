@@ -13,12 +13,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use wsguard_protocol::{
-    kind, CloseCode, ErrorCode, ErrorData, Frame, RoomName, RoomResume, Welcome, PROTOCOL_VERSION,
+    kind, CloseCode, ErrorCode, ErrorData, Frame, RetryAfter, RoomName, RoomResume, Welcome,
+    PROTOCOL_VERSION,
 };
 
 use crate::auth::{Authenticator, Identity};
 use crate::backplane::{
-    Backplane, BackplaneError, Draft, MemoryBackplane, RoomMessage, SessionGrant,
+    Backplane, BackplaneError, Delivery, Draft, MemoryBackplane, RoomMessage, SessionGrant,
 };
 use crate::config::ServerConfig;
 use crate::metrics::{inc, Gauges, Metrics};
@@ -186,7 +187,7 @@ impl Manager {
         config: ServerConfig,
         hooks: Vec<ConnectHook>,
         backplane: Arc<dyn Backplane>,
-        remote: Option<mpsc::UnboundedReceiver<RoomMessage>>,
+        remote: Option<mpsc::UnboundedReceiver<Delivery>>,
     ) -> Self {
         let manager = Self {
             inner: Arc::new(Inner {
@@ -212,9 +213,16 @@ impl Manager {
         if let Some(mut remote) = remote {
             let weak = Arc::downgrade(&manager.inner);
             tokio::spawn(async move {
-                while let Some(message) = remote.recv().await {
+                while let Some(delivery) = remote.recv().await {
                     let Some(inner) = weak.upgrade() else { break };
                     let manager = Manager { inner };
+                    let message = match delivery {
+                        Delivery::Message(message) => message,
+                        Delivery::Resync(rooms) => {
+                            manager.resync(&rooms);
+                            continue;
+                        }
+                    };
                     let report = {
                         let _guard = manager.room_lock(&message.room).lock().await;
                         manager.deliver_room(&message)
@@ -227,6 +235,30 @@ impl Manager {
             });
         }
         manager
+    }
+
+    /// Closes this node's members of `rooms` with 1001 and a 1 s retry window: they
+    /// resume, and history replays what the backplane could not deliver.
+    fn resync(&self, rooms: &[RoomName]) {
+        let reason = RetryAfter {
+            retry_after_ms: 1000,
+        }
+        .to_reason();
+        let registry = self.registry();
+        let mut closed = 0;
+        for room in rooms {
+            for (_, outbound) in registry.room_members(room.as_str()) {
+                if outbound.request_close(CloseRequest::code(CloseCode::GoingAway, reason.clone()))
+                {
+                    closed += 1;
+                }
+            }
+        }
+        tracing::warn!(
+            rooms = rooms.len(),
+            closed,
+            "backplane resynced; members asked to resume"
+        );
     }
 
     /// The configuration.

@@ -144,3 +144,53 @@ async fn another_users_session_is_not_resumed_across_nodes() {
     assert_eq!(data["resumed"], false);
     assert_ne!(data["session"], welcome["session"]);
 }
+
+#[tokio::test]
+async fn a_lost_pubsub_connection_is_restored_and_members_resume_what_they_missed() {
+    let redis = Redis::start().await;
+    let a = TestServer::start(redis.config()).await;
+    let (mut alice, welcome) = a.open(Some("alice")).await;
+    alice.join("live").await;
+    a.admin_publish("live", &json!("one"), "admin").await;
+    assert_eq!(alice.recv_type("message").await["seq"], 1);
+
+    // Cut every Pub/Sub connection (as a network blip or a Redis failover would).
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(killed >= 1);
+    // Published while this node cannot hear Redis: goes to history only.
+    a.admin_publish("live", &json!("two"), "admin").await;
+
+    // The node reconnects, resubscribes, and asks its members to resume.
+    let (code, reason) = alice.expect_close().await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1001, r#"{"retry_after_ms":1000}"#)
+    );
+    let mut alice = a.connect().await;
+    let resume =
+        json!({"session": welcome["session"], "epoch": welcome["epoch"], "rooms": {"live": 1}});
+    alice
+        .send(json!({"type":"hello","data":{"token":"alice","resume": resume}}))
+        .await;
+    assert_eq!(alice.recv().await["data"]["resumed"], true);
+    let replayed = alice.recv().await;
+    assert_eq!(
+        (replayed["seq"].as_u64(), replayed["data"].as_str()),
+        (Some(2), Some("two"))
+    );
+    assert_eq!(
+        alice.recv().await["data"]["rooms"]["live"]["complete"],
+        true
+    );
+    // Live delivery works again through the restored subscription.
+    a.admin_publish("live", &json!("three"), "admin").await;
+    assert_eq!(alice.recv_type("message").await["seq"], 3);
+}

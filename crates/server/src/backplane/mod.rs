@@ -5,7 +5,7 @@
 //! [`MemoryBackplane`]; a multi-process deployment plugs in an implementation
 //! backed by a shared store (for example Redis with one subscription per room,
 //! managed through [`Backplane::subscribe`]/[`Backplane::unsubscribe`]) that
-//! forwards messages appended on other nodes to [`RemoteMessages`].
+//! delivers the messages of subscribed rooms to [`RemoteMessages`].
 
 mod memory;
 mod redis;
@@ -161,9 +161,21 @@ impl std::fmt::Display for BackplaneError {
 
 impl std::error::Error for BackplaneError {}
 
-/// Where an implementation delivers messages appended by *other* nodes; the manager
-/// fans them out to local members in arrival order.
-pub type RemoteMessages = mpsc::UnboundedSender<RoomMessage>;
+/// What a shared backplane hands the manager, in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// A room message to fan out to this node's members of the room.
+    Message(RoomMessage),
+    /// The backplane lost its subscriptions and restored them: messages of these rooms
+    /// may have been missed meanwhile, so their local members must resume (the manager
+    /// closes them with 1001 and a short retry window; history fills the gap).
+    Resync(Vec<RoomName>),
+}
+
+/// Where a shared backplane delivers room messages (and resyncs) for the manager to
+/// fan out to local members in arrival order.
+pub type RemoteMessages = mpsc::UnboundedSender<Delivery>;
 
 /// Room sequences, bounded history and cross-node fan-out.
 pub trait Backplane: Send + Sync + 'static {

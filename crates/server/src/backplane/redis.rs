@@ -7,18 +7,21 @@
 //! included — in Pub/Sub order through [`RemoteMessages`]. The epoch lives in Redis
 //! and survives server restarts; so do sessions.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use rand::Rng;
-use redis::aio::{ConnectionManager, PubSubSink};
+use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use redis::{AsyncCommands, Script};
 use tokio::task::JoinHandle;
 use wsguard_protocol::RoomName;
 
 use super::{
-    Backplane, BackplaneError, Draft, FrameParts, RemoteMessages, Replay, RoomMessage, SessionGrant,
+    Backplane, BackplaneError, Delivery, Draft, FrameParts, RemoteMessages, Replay, RoomMessage,
+    SessionGrant,
 };
 
 const EPOCH_KEY: &str = "wsguard:epoch";
@@ -78,6 +81,13 @@ fn failed(e: &redis::RedisError) -> BackplaneError {
     BackplaneError(e.to_string())
 }
 
+/// The Pub/Sub side: the sink that (un)subscribes and the rooms subscribed, so a
+/// lost connection can be replaced and every subscription restored.
+struct Subscriptions {
+    sink: tokio::sync::Mutex<PubSubSink>,
+    rooms: Mutex<HashSet<RoomName>>,
+}
+
 /// Rooms, history and sessions shared by every server connected to one Redis.
 pub struct RedisBackplane {
     node: String,
@@ -85,7 +95,7 @@ pub struct RedisBackplane {
     history: usize,
     session_ttl: Duration,
     conn: ConnectionManager,
-    sink: tokio::sync::Mutex<PubSubSink>,
+    subscriptions: Arc<Subscriptions>,
     reader: JoinHandle<()>,
     append: Script,
     attach: Script,
@@ -133,43 +143,107 @@ impl RedisBackplane {
             .await
             .map_err(|e| failed(&e))?;
         let epoch: String = conn.get(EPOCH_KEY).await.map_err(|e| failed(&e))?;
-        let (sink, mut stream) = client
+        let (sink, stream) = client
             .get_async_pubsub()
             .await
             .map_err(|e| failed(&e))?
             .split();
-        let own = node.clone();
-        let reader = tokio::spawn(async move {
-            while let Some(message) = stream.next().await {
-                let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
-                let Some((origin, text)) = payload.split_once('\n') else {
-                    continue;
-                };
-                let Some(mut parsed) = RoomMessage::parse(text) else {
-                    tracing::warn!("ignoring a malformed room message from Redis");
-                    continue;
-                };
-                parsed.tag = origin
-                    .split_once(':')
-                    .filter(|(from_node, _)| *from_node == own)
-                    .and_then(|(_, tag)| tag.parse().ok());
-                if deliveries.send(parsed).is_err() {
-                    break;
-                }
-            }
+        let subscriptions = Arc::new(Subscriptions {
+            sink: tokio::sync::Mutex::new(sink),
+            rooms: Mutex::new(HashSet::new()),
         });
+        let reader = tokio::spawn(read_messages(
+            client,
+            stream,
+            node.clone(),
+            subscriptions.clone(),
+            deliveries,
+        ));
         Ok(Self {
             node,
             epoch,
             history,
             session_ttl,
             conn,
-            sink: tokio::sync::Mutex::new(sink),
+            subscriptions,
             reader,
             append: Script::new(APPEND),
             attach: Script::new(ATTACH),
             detach: Script::new(DETACH),
         })
+    }
+}
+
+/// Forwards the messages of subscribed rooms, in Pub/Sub order. When the Pub/Sub
+/// connection is lost, reconnects with backoff, restores every subscription, and asks
+/// the manager to resync those rooms (their members resume from history).
+async fn read_messages(
+    client: redis::Client,
+    mut stream: PubSubStream,
+    node: String,
+    subscriptions: Arc<Subscriptions>,
+    deliveries: RemoteMessages,
+) {
+    loop {
+        while let Some(message) = stream.next().await {
+            let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
+            let Some((origin, text)) = payload.split_once('\n') else {
+                continue;
+            };
+            let Some(mut parsed) = RoomMessage::parse(text) else {
+                tracing::warn!("ignoring a malformed room message from Redis");
+                continue;
+            };
+            parsed.tag = origin
+                .split_once(':')
+                .filter(|(from_node, _)| *from_node == node)
+                .and_then(|(_, tag)| tag.parse().ok());
+            if deliveries.send(Delivery::Message(parsed)).is_err() {
+                return;
+            }
+        }
+        tracing::warn!("Redis Pub/Sub connection lost; reconnecting");
+        let mut delay = Duration::from_millis(100);
+        let rooms = loop {
+            if deliveries.is_closed() {
+                return;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            let (mut sink, new_stream) = match client.get_async_pubsub().await {
+                Ok(pubsub) => pubsub.split(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis Pub/Sub reconnect failed");
+                    continue;
+                }
+            };
+            // Hold the sink lock while restoring, so no (un)subscribe interleaves.
+            let mut shared = subscriptions.sink.lock().await;
+            let rooms: Vec<RoomName> = subscriptions
+                .rooms
+                .lock()
+                .expect("subscriptions lock poisoned")
+                .iter()
+                .cloned()
+                .collect();
+            let mut restored = true;
+            for room in &rooms {
+                if let Err(e) = sink.subscribe(channel(room)).await {
+                    tracing::warn!(error = %e, "Redis resubscribe failed");
+                    restored = false;
+                    break;
+                }
+            }
+            if restored {
+                *shared = sink;
+                stream = new_stream;
+                break rooms;
+            }
+        };
+        tracing::info!(rooms = rooms.len(), "Redis Pub/Sub restored");
+        if deliveries.send(Delivery::Resync(rooms)).is_err() {
+            return;
+        }
     }
 }
 
@@ -244,24 +318,31 @@ impl Backplane for RedisBackplane {
     }
 
     fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
-        let channel = channel(room);
+        let room = room.clone();
         Box::pin(async move {
-            self.sink
+            let mut sink = self.subscriptions.sink.lock().await;
+            sink.subscribe(channel(&room))
+                .await
+                .map_err(|e| failed(&e))?;
+            self.subscriptions
+                .rooms
                 .lock()
-                .await
-                .subscribe(channel)
-                .await
-                .map_err(|e| failed(&e))
+                .expect("subscriptions lock poisoned")
+                .insert(room);
+            Ok(())
         })
     }
 
     fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
-        let channel = channel(room);
+        let room = room.clone();
         Box::pin(async move {
-            self.sink
+            let mut sink = self.subscriptions.sink.lock().await;
+            self.subscriptions
+                .rooms
                 .lock()
-                .await
-                .unsubscribe(channel)
+                .expect("subscriptions lock poisoned")
+                .remove(&room);
+            sink.unsubscribe(channel(&room))
                 .await
                 .map_err(|e| failed(&e))
         })
