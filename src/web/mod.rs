@@ -15,7 +15,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{
-    Client as Core, Event, Millis, Output, RequestId, SendOutcome, SocketId,
+    Client as Core, ClientState, Event, Millis, Output, RequestId, SendOutcome, SocketId,
 };
 
 use convert::{error, frame_object, frame_text, object};
@@ -184,7 +184,7 @@ impl Client {
     pub fn connect(&self) -> Promise {
         let welcome = {
             let inner = self.inner.borrow();
-            (inner.core.state().as_str() == "open")
+            (inner.core.state() == ClientState::Open)
                 .then(|| inner.core.welcome().map(payload::welcome_object))
                 .flatten()
         };

@@ -179,10 +179,11 @@ impl Manager {
         Self::with_backplane(config, hooks, Arc::new(backplane), None)
     }
 
-    /// A manager over any backplane. Messages the backplane receives from other
-    /// nodes are read from `remote` and fanned out to local members; pass the
-    /// receiver whose sender ([`RemoteMessages`](crate::backplane::RemoteMessages)) the backplane was built with.
-    /// Must be called within a tokio runtime when `remote` is given.
+    /// A manager over any backplane. For a shared backplane, pass the receiver whose
+    /// sender ([`RemoteMessages`](crate::backplane::RemoteMessages)) it was built with:
+    /// its deliveries (room messages, resyncs) are read from `remote` and carried out
+    /// on local members in order. Must be called within a tokio runtime when `remote`
+    /// is given.
     pub fn with_backplane(
         config: ServerConfig,
         hooks: Vec<ConnectHook>,
@@ -605,41 +606,28 @@ impl Manager {
     }
 
     fn deliver_room(&self, message: &RoomMessage) -> DeliveryReport {
-        let targets: Vec<(ConnId, Outbound)> = self
-            .registry()
-            .room_members_for_seq(message.room.as_str(), message.seq)
-            .map(|(id, h)| (id, h.clone()))
-            .collect();
+        let targets = owned(
+            self.registry()
+                .room_members_for_seq(message.room.as_str(), message.seq),
+        );
         self.deliver(targets, &message.text)
     }
 
     /// Pushes a frame to every connection of a user. `ts` is stamped if absent.
     pub fn send_to_user(&self, user_id: &str, frame: Frame) -> DeliveryReport {
-        let targets = self
-            .registry()
-            .user_connections(user_id)
-            .map(|(id, h)| (id, h.clone()))
-            .collect();
+        let targets = owned(self.registry().user_connections(user_id));
         self.deliver(targets, &encode(frame))
     }
 
     /// Pushes a frame (any application type, unsequenced) to every member of a room.
     pub fn send_to_room(&self, room: &str, frame: Frame) -> DeliveryReport {
-        let targets = self
-            .registry()
-            .room_members(room)
-            .map(|(id, h)| (id, h.clone()))
-            .collect();
+        let targets = owned(self.registry().room_members(room));
         self.deliver(targets, &encode(frame))
     }
 
     /// Pushes a frame to every open connection.
     pub fn broadcast(&self, frame: Frame) -> DeliveryReport {
-        let targets = self
-            .registry()
-            .all()
-            .map(|(id, h)| (id, h.clone()))
-            .collect();
+        let targets = owned(self.registry().all());
         self.deliver(targets, &encode(frame))
     }
 
@@ -716,6 +704,13 @@ impl Manager {
             manager: self.clone(),
         }
     }
+}
+
+/// Clones the selected registry handles, so delivery runs without the registry lock.
+fn owned<'r>(targets: impl Iterator<Item = (ConnId, &'r Outbound)>) -> Vec<(ConnId, Outbound)> {
+    targets
+        .map(|(id, outbound)| (id, outbound.clone()))
+        .collect()
 }
 
 /// Counts a connection task as alive until dropped.

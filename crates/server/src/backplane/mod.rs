@@ -1,11 +1,13 @@
 //! The backplane: where room sequences, history and cross-node fan-out live.
 //!
-//! The manager calls the backplane with the room's lock held, so the order of
-//! `append` calls is the order members see. A single process uses
-//! [`MemoryBackplane`]; a multi-process deployment plugs in an implementation
-//! backed by a shared store (for example Redis with one subscription per room,
-//! managed through [`Backplane::subscribe`]/[`Backplane::unsubscribe`]) that
-//! delivers the messages of subscribed rooms to [`RemoteMessages`].
+//! A single process uses [`MemoryBackplane`]: the manager appends and delivers
+//! under the room's lock, so the order of appends is the order members see. A
+//! multi-process deployment uses a shared store ([`RedisBackplane`]): each append is
+//! one atomic step in the store, which fixes the order, and every message of a
+//! subscribed room — this node's own included
+//! ([`Backplane::delivers_own_messages`]) — comes back through [`RemoteMessages`]
+//! in that order. Subscriptions follow local membership
+//! ([`Backplane::subscribe`]/[`Backplane::unsubscribe`]).
 
 mod memory;
 mod redis;
@@ -182,8 +184,8 @@ pub trait Backplane: Send + Sync + 'static {
     /// Names the lifetime of the room sequences (changes when they restart from 0).
     fn epoch(&self) -> &str;
 
-    /// Assigns the room's next seq, records the message in history and forwards it
-    /// to other nodes.
+    /// Assigns the room's next seq, records the message in history and makes it
+    /// available to every node subscribed to the room.
     fn append(
         &self,
         room: &RoomName,
