@@ -9,10 +9,18 @@ pub enum CloseCode {
     Normal,
     /// 1001: the server is shutting down; the reason may carry `{"retry_after_ms":N}`.
     GoingAway,
+    /// 1002: the peer broke the WebSocket protocol (unmasked frame, RSV bits, reserved
+    /// opcode, bad control frame, orphan continuation).
+    ProtocolError,
     /// 1006: abnormal close (network failure, no close frame).
     Abnormal,
+    /// 1007: a text frame was not valid UTF-8.
+    InvalidPayload,
     /// 1009: a frame exceeded the server's maximum message size.
     MessageTooBig,
+    /// 1013: try again later: the server's backplane is unavailable, so it cannot
+    /// give the connection its rooms; the reason carries `{"retry_after_ms":N}`.
+    TryAgainLater,
     /// 4000: heartbeat timeout.
     HeartbeatTimeout,
     /// 4400: too many protocol errors.
@@ -45,7 +53,7 @@ pub enum ReconnectPolicy {
 }
 
 /// Every close code of protocol v1 with its numeric value, reconnect policy and meaning.
-pub const CLOSE_CODES: [(CloseCode, u16, ReconnectPolicy, &str); 11] = [
+pub const CLOSE_CODES: [(CloseCode, u16, ReconnectPolicy, &str); 14] = [
     (
         CloseCode::Normal,
         1000,
@@ -59,16 +67,34 @@ pub const CLOSE_CODES: [(CloseCode, u16, ReconnectPolicy, &str); 11] = [
         "server shutting down",
     ),
     (
+        CloseCode::ProtocolError,
+        1002,
+        ReconnectPolicy::Backoff,
+        "WebSocket protocol violation",
+    ),
+    (
         CloseCode::Abnormal,
         1006,
         ReconnectPolicy::Backoff,
         "abnormal close (network)",
     ),
     (
+        CloseCode::InvalidPayload,
+        1007,
+        ReconnectPolicy::Backoff,
+        "text frame not valid UTF-8",
+    ),
+    (
         CloseCode::MessageTooBig,
         1009,
         ReconnectPolicy::Backoff,
         "message too big",
+    ),
+    (
+        CloseCode::TryAgainLater,
+        1013,
+        ReconnectPolicy::NotBeforeRetryAfter,
+        "try again later: backplane unavailable",
     ),
     (
         CloseCode::HeartbeatTimeout,
@@ -152,11 +178,11 @@ impl CloseCode {
     }
 }
 
-/// The JSON close reason `{"retry_after_ms":N}` of 1001 and 4429.
+/// The JSON close reason `{"retry_after_ms":N}` of 1001, 1013 and 4429.
 #[cfg(feature = "json")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryAfter {
-    /// Milliseconds the client should wait (1001: at most; 4429: at least).
+    /// Milliseconds the client should wait (1001: at most; 1013 and 4429: at least).
     pub retry_after_ms: u64,
 }
 
@@ -201,6 +227,11 @@ mod tests {
         assert_eq!(
             CloseCode::policy_for(1001),
             ReconnectPolicy::RandomDelayWithinRetryAfter
+        );
+        assert_eq!(
+            CloseCode::policy_for(1013),
+            ReconnectPolicy::NotBeforeRetryAfter,
+            "a refused hello waits out the server's retry window"
         );
     }
 
