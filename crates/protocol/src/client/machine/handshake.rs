@@ -1,0 +1,66 @@
+//! The handshake: `hello` (with the resume request) once the socket opens, and the
+//! welcome that makes the connection ready.
+
+use super::{Client, Phase};
+use crate::client::{Event, Millis, Output, Payload, SocketId};
+use crate::{kind, Frame, Hello};
+
+impl<D: Payload> Client<D> {
+    /// The socket opened: send `hello`.
+    pub fn on_socket_open(&mut self, socket: SocketId, now: Millis) {
+        self.tick(now);
+        let Phase::Connecting {
+            socket: current, ..
+        } = self.phase
+        else {
+            return;
+        };
+        if current != socket {
+            return;
+        }
+        self.set_phase(Phase::Handshaking {
+            socket,
+            deadline: self.now + self.config.welcome_timeout_ms,
+        });
+        let hello = Hello {
+            token: self.token.clone(),
+            resume: self.resume_for_hello(),
+        };
+        let frame = Frame::new(kind::HELLO).with_data(D::from_hello(&hello));
+        self.stats.sent += 1;
+        self.outputs.push_back(Output::Send { socket, frame });
+    }
+
+    pub(super) fn on_welcome(&mut self, socket: SocketId, frame: &Frame<D>) {
+        let Some(welcome) = frame.data.as_ref().and_then(Payload::to_welcome) else {
+            self.server_error(frame);
+            return;
+        };
+        if self.epoch.as_deref() != Some(welcome.epoch.as_str()) {
+            // Another epoch: every seq we know is void.
+            self.last_seq.clear();
+            self.epoch = Some(welcome.epoch.clone());
+        }
+        let resumed_by_hello = self.config.resume && self.session.is_some();
+        self.retried_unauthorized = false;
+        self.session = Some((welcome.session.clone(), welcome.epoch.clone()));
+        let heartbeat = welcome.heartbeat_ms.max(1);
+        let stable_at = (self.attempt > 0).then_some(self.now + self.config.backoff.stable_ms);
+        self.set_phase(Phase::Open {
+            socket,
+            last_heard: self.now,
+            next_ping: self.now + heartbeat,
+            stable_at,
+            heartbeat,
+            probe: None,
+        });
+        self.welcome = Some(welcome.clone());
+        self.event(Event::Welcome(welcome));
+        if !resumed_by_hello {
+            self.rejoin_rooms(socket);
+        }
+        while let Some(frame) = self.outbox.pop_front() {
+            self.transmit(socket, frame);
+        }
+    }
+}

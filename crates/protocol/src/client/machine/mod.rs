@@ -1,0 +1,256 @@
+//! The client state machine: the state it keeps (this file) and the inputs that
+//! drive it, one concern per file:
+//!
+//! - [`lifecycle`]: `connect`, `close`, tokens, going online, sockets opened and closed;
+//! - [`close_policy`]: what a close means (a reconnect delay per close code, or the end);
+//! - [`handshake`]: `hello` on open, the welcome that makes the connection ready;
+//! - [`receive`]: frames from the server, routed by type;
+//! - [`outbox`]: frames written now or buffered until the next welcome;
+//! - [`requests`]: requests, joins, leaves and publishes, and their answers;
+//! - [`rooms`]: rooms re-joined after a welcome, room messages once per seq, resume reports;
+//! - [`timers`]: the heartbeat and every deadline.
+
+mod close_policy;
+mod handshake;
+mod lifecycle;
+mod outbox;
+mod receive;
+mod requests;
+mod rooms;
+mod timers;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::{
+    ClientConfig, ClientState, Event, Millis, Output, Payload, RequestId, SocketId, Stats,
+};
+use crate::{Frame, Welcome};
+
+/// Where the connection is. One socket at most, named in the variant that owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `connect()` not called yet.
+    Idle,
+    /// Waiting for the token provider; `after_unauthorized` if this is the one retry after 4401.
+    FetchingToken { after_unauthorized: bool },
+    /// Socket created, not open yet.
+    Connecting { socket: SocketId, deadline: Millis },
+    /// Socket open, hello sent, no welcome yet.
+    Handshaking { socket: SocketId, deadline: Millis },
+    /// Welcomed.
+    Open {
+        socket: SocketId,
+        last_heard: Millis,
+        next_ping: Millis,
+        stable_at: Option<Millis>,
+        heartbeat: Millis,
+        /// A liveness check is waiting for any frame until then.
+        probe: Option<Millis>,
+    },
+    /// Waiting to reconnect.
+    Reconnecting { at: Millis },
+    /// Final (until `connect()`).
+    Closed,
+}
+
+impl Phase {
+    fn state(self) -> ClientState {
+        match self {
+            Self::Idle => ClientState::Idle,
+            Self::FetchingToken {
+                after_unauthorized: false,
+            }
+            | Self::Connecting { .. } => ClientState::Connecting,
+            Self::FetchingToken {
+                after_unauthorized: true,
+            }
+            | Self::Reconnecting { .. } => ClientState::Reconnecting,
+            Self::Handshaking { .. } => ClientState::Handshaking,
+            Self::Open { .. } => ClientState::Open,
+            Self::Closed => ClientState::Closed,
+        }
+    }
+
+    fn socket(self) -> Option<SocketId> {
+        match self {
+            Self::Connecting { socket, .. }
+            | Self::Handshaking { socket, .. }
+            | Self::Open { socket, .. } => Some(socket),
+            _ => None,
+        }
+    }
+}
+
+/// What a pending request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    User,
+    Join(String),
+    Rejoin(String),
+}
+
+#[derive(Debug)]
+struct Pending {
+    request: Option<RequestId>,
+    purpose: Purpose,
+    deadline: Millis,
+    /// The socket it was sent on; `None` while buffered.
+    sent_on: Option<SocketId>,
+}
+
+/// The sans-IO client. `D` is the payload type (a JS value in the browser,
+/// `serde_json::Value` on the host).
+pub struct Client<D> {
+    config: ClientConfig,
+    now: Millis,
+    phase: Phase,
+    random: Box<dyn FnMut() -> f64>,
+    next_socket: u64,
+    next_id: u64,
+    /// Reconnect attempts since the last stable connection.
+    attempt: u32,
+    outbox: VecDeque<Frame<D>>,
+    /// Requests awaiting an answer, by wire id (few at a time: a Vec keeps the wasm small).
+    pending: Vec<(String, Pending)>,
+    /// Rooms to be in (re-joined after every welcome), in join order.
+    joined: Vec<String>,
+    /// Last seq seen per room, in the current epoch.
+    last_seq: BTreeMap<String, u64>,
+    session: Option<(String, String)>,
+    epoch: Option<String>,
+    welcome: Option<Welcome>,
+    token: Option<String>,
+    ping: Option<(String, Millis)>,
+    /// The one reconnect after a 4401 was used (reset by a welcome).
+    retried_unauthorized: bool,
+    outputs: VecDeque<Output<D>>,
+    stats: Stats,
+}
+
+impl<D> std::fmt::Debug for Client<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("phase", &self.phase)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Payload> Client<D> {
+    /// A client in state `idle`. `random` returns uniform numbers in `[0, 1)`.
+    pub fn new(config: ClientConfig, random: Box<dyn FnMut() -> f64>) -> Self {
+        Self {
+            token: config.token.clone(),
+            config,
+            now: 0,
+            phase: Phase::Idle,
+            random,
+            next_socket: 1,
+            next_id: 1,
+            attempt: 0,
+            outbox: VecDeque::new(),
+            pending: Vec::new(),
+            joined: Vec::new(),
+            last_seq: BTreeMap::new(),
+            session: None,
+            epoch: None,
+            welcome: None,
+            ping: None,
+            retried_unauthorized: false,
+            outputs: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ClientState {
+        self.phase.state()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            queued: self.outbox.len() as u64,
+            ..self.stats
+        }
+    }
+
+    /// The last welcome.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.welcome.as_ref()
+    }
+
+    /// The socket that is live now, if any.
+    pub fn live_socket(&self) -> Option<SocketId> {
+        self.phase.socket()
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<Output<D>> {
+        self.outputs.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let phase = match self.phase {
+            Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline, .. } => {
+                Some(deadline)
+            }
+            Phase::Open {
+                next_ping,
+                stable_at,
+                ..
+            } => {
+                let silence = self.silence_deadline().unwrap_or(next_ping);
+                Some(stable_at.map_or(next_ping.min(silence), |s| s.min(next_ping).min(silence)))
+            }
+            Phase::Reconnecting { at } => Some(at),
+            Phase::Idle | Phase::FetchingToken { .. } | Phase::Closed => None,
+        };
+        let requests = self.pending.iter().map(|(_, p)| p.deadline).min();
+        match (phase, requests) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn tick(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        let previous = self.phase.state();
+        self.phase = phase;
+        let state = phase.state();
+        if state != previous {
+            self.outputs
+                .push_back(Output::Event(Event::State { state, previous }));
+        }
+    }
+
+    fn event(&mut self, event: Event<D>) {
+        if let Event::Error { .. } = event {
+            self.stats.errors += 1;
+        }
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// Removes and returns the pending requests whose wire id matches.
+    fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending> {
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(id, _)| matches(id));
+        self.pending = kept;
+        taken.into_iter().map(|(_, p)| p).collect()
+    }
+
+    fn next_wire_id(&mut self, prefix: &str) -> String {
+        let id = self.next_id;
+        self.next_id += 1;
+        if prefix.is_empty() {
+            id.to_string()
+        } else {
+            format!("{prefix}{id}")
+        }
+    }
+}

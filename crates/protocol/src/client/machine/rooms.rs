@@ -1,0 +1,68 @@
+//! Rooms: re-joined after every welcome, each room message delivered once per seq,
+//! and what a resume replayed.
+
+use super::{Client, Pending, Purpose};
+use crate::client::{Event, Payload, SocketId};
+use crate::{kind, Frame, Resume};
+
+impl<D: Payload> Client<D> {
+    /// The `resume` of the next `hello`: the session and the last seq of every room,
+    /// when there is a session to resume and resuming is on.
+    pub(super) fn resume_for_hello(&self) -> Option<Resume> {
+        match (&self.session, self.config.resume) {
+            (Some((session, epoch)), true) => Some(Resume {
+                session: session.clone(),
+                epoch: epoch.clone(),
+                rooms: self
+                    .joined
+                    .iter()
+                    .map(|r| (r.clone(), self.last_seq.get(r).copied().unwrap_or(0)))
+                    .collect(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Joins every room again after a welcome that did not resume them.
+    pub(super) fn rejoin_rooms(&mut self, socket: SocketId) {
+        let rooms = self.joined.clone();
+        for room in rooms {
+            let mut frame = Frame::new(kind::JOIN).with_room(room.as_str());
+            let id = self.next_wire_id("r");
+            frame.id = Some(id.clone());
+            let deadline = self.now + self.config.request_timeout_ms;
+            self.pending.push((
+                id,
+                Pending {
+                    request: None,
+                    purpose: Purpose::Rejoin(room),
+                    deadline,
+                    sent_on: None,
+                },
+            ));
+            self.transmit(socket, frame);
+        }
+    }
+
+    pub(super) fn on_room_message(&mut self, frame: Frame<D>) {
+        if let (Some(room), Some(seq)) = (&frame.room, frame.seq) {
+            let last = self.last_seq.entry(room.clone()).or_insert(0);
+            if seq <= *last {
+                return; // a duplicate (or replay of something already seen)
+            }
+            *last = seq;
+        }
+        self.event(Event::Message(frame));
+    }
+
+    pub(super) fn on_resumed(&mut self, frame: &Frame<D>) {
+        let Some(resumed) = frame.data.as_ref().and_then(Payload::to_resumed) else {
+            return;
+        };
+        for (room, report) in &resumed.rooms {
+            let last = self.last_seq.entry(room.clone()).or_insert(0);
+            *last = (*last).max(report.to);
+        }
+        self.event(Event::Resumed(resumed));
+    }
+}

@@ -1,0 +1,129 @@
+//! Time: the heartbeat (pings, round trips, silence), liveness checks, and every
+//! deadline (connect, welcome, requests, stable connection, reconnect).
+
+use super::{Client, Phase};
+use crate::client::{Millis, Output, Payload, RequestError, SocketId};
+use crate::{kind, CloseCode, Frame};
+
+/// Close code the client uses when the server never welcomed it.
+const WELCOME_TIMEOUT_CODE: u16 = 4408;
+
+impl<D: Payload> Client<D> {
+    pub(super) fn grace(&self, heartbeat: Millis) -> Millis {
+        self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2)
+    }
+
+    /// When silence from the server closes the connection with 4000.
+    pub(super) fn silence_deadline(&self) -> Option<Millis> {
+        let Phase::Open {
+            last_heard,
+            heartbeat,
+            probe,
+            ..
+        } = self.phase
+        else {
+            return None;
+        };
+        let silence = last_heard + heartbeat + self.grace(heartbeat);
+        Some(probe.map_or(silence, |p| p.min(silence)))
+    }
+
+    /// The browser went offline or the page became visible again: check that the
+    /// connection is alive (a ping now; silence past the grace closes with 4000).
+    pub fn check_liveness(&mut self, now: Millis) {
+        self.tick(now);
+        if let Phase::Open {
+            socket,
+            heartbeat,
+            ref mut probe,
+            ref mut next_ping,
+            ..
+        } = self.phase
+        {
+            let deadline = self.now + self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2);
+            *probe = Some(probe.map_or(deadline, |p| p.min(deadline)));
+            *next_ping = self.now + heartbeat;
+            self.send_ping(socket);
+        }
+    }
+
+    pub(super) fn send_ping(&mut self, socket: SocketId) {
+        let id = self.next_wire_id("hb");
+        self.ping = Some((id.clone(), self.now));
+        self.stats.sent += 1;
+        self.outputs.push_back(Output::Send {
+            socket,
+            frame: Frame::new(kind::PING).with_id(Some(id)),
+        });
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.tick(now);
+        let now = self.now;
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, p)| p.deadline <= now);
+        self.pending = kept;
+        // A request that timed out while buffered is never sent.
+        self.outbox.retain(|frame| {
+            frame
+                .id
+                .as_ref()
+                .is_none_or(|id| !expired.iter().any(|(expired_id, _)| expired_id == id))
+        });
+        for (_, pending) in expired {
+            if let Some(request) = pending.request {
+                let error = RequestError::new("timeout", "no answer within the request timeout");
+                self.outputs.push_back(Output::Resolve {
+                    request,
+                    result: Err(error),
+                });
+            }
+        }
+        match self.phase {
+            Phase::Connecting { socket, deadline } if deadline <= now => {
+                self.fail_socket(socket, 1006, "connect timeout");
+            }
+            Phase::Handshaking { socket, deadline } if deadline <= now => {
+                self.fail_socket(socket, WELCOME_TIMEOUT_CODE, "welcome timeout");
+            }
+            Phase::Open { socket, .. } if self.silence_deadline().is_some_and(|d| d <= now) => {
+                self.fail_socket(
+                    socket,
+                    CloseCode::HeartbeatTimeout.code(),
+                    "heartbeat timeout",
+                );
+            }
+            Phase::Open {
+                socket,
+                next_ping,
+                stable_at,
+                heartbeat,
+                last_heard,
+                probe,
+            } => {
+                let mut stable_at = stable_at;
+                if stable_at.is_some_and(|at| at <= now) {
+                    self.attempt = 0;
+                    stable_at = None;
+                }
+                let mut next_ping = next_ping;
+                if next_ping <= now {
+                    next_ping = now + heartbeat;
+                    self.send_ping(socket);
+                }
+                self.phase = Phase::Open {
+                    socket,
+                    last_heard,
+                    next_ping,
+                    stable_at,
+                    heartbeat,
+                    probe,
+                };
+            }
+            Phase::Reconnecting { at } if at <= now => self.begin_connect(false),
+            _ => {}
+        }
+    }
+}
