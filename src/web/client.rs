@@ -1,0 +1,236 @@
+//! The `Client` class JavaScript sees: each method feeds one input to the core,
+//! then pumps its outputs.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wsguard_protocol::client::{Client as Core, ClientState, RequestId, SendOutcome};
+
+use super::convert::{self, error};
+use super::page::watch_page;
+use super::payload::{self, JsPayload};
+use super::pump::pump;
+use super::{now, Inner, Listener, Shared};
+
+/// A guarded WebSocket connection to a wsguard server.
+#[wasm_bindgen]
+pub struct Client {
+    inner: Shared,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Creates a client for `url` (`ws://` or `wss://`); nothing happens until `connect()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: String,
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: &JsValue,
+    ) -> Result<Client, JsValue> {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(error(
+                "invalid_url",
+                "the URL must start with ws:// or wss://",
+            ));
+        }
+        let (config, token_provider) = convert::options(options);
+        let core = Core::new(config, Box::new(js_sys::Math::random));
+        let inner = Rc::new(RefCell::new(Inner {
+            core,
+            url,
+            socket: None,
+            listeners: Vec::new(),
+            next_listener: 1,
+            pending: HashMap::new(),
+            connect_waiters: Vec::new(),
+            token_provider,
+            timer: None,
+            timer_callback: None,
+            page_listeners: Vec::new(),
+        }));
+        let weak = Rc::downgrade(&inner);
+        let on_timer = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.borrow_mut().timer = None;
+                shared.borrow_mut().core.handle_timeout(now());
+                pump(&shared);
+            }
+        });
+        inner.borrow_mut().timer_callback = Some(on_timer);
+        watch_page(&inner);
+        Ok(Client { inner })
+    }
+
+    /// `"idle" | "connecting" | "handshaking" | "open" | "reconnecting" | "closed"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ClientState")]
+    pub fn state(&self) -> String {
+        self.inner.borrow().core.state().as_str().to_owned()
+    }
+
+    /// Counters: `{ sent, received, queued, dropped, reconnects, errors, rttMs }`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ClientStats")]
+    pub fn stats(&self) -> JsValue {
+        convert::stats_object(self.inner.borrow().core.stats())
+    }
+
+    /// The id of the current connection (from the last welcome).
+    #[wasm_bindgen(getter, js_name = connectionId)]
+    pub fn connection_id(&self) -> Option<String> {
+        self.inner
+            .borrow()
+            .core
+            .welcome()
+            .map(|w| w.connection_id.clone())
+    }
+
+    /// The user id the server assigned (from the last welcome).
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> Option<String> {
+        self.inner
+            .borrow()
+            .core
+            .welcome()
+            .map(|w| w.user_id.clone())
+    }
+
+    /// Registers a listener; returns a function that removes it. A listener that
+    /// throws is reported on `error` and never breaks the client.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, listener: Function) -> Function {
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            let id = inner.next_listener;
+            inner.next_listener += 1;
+            inner.listeners.push(Listener {
+                id,
+                event,
+                callback: listener,
+            });
+            id
+        };
+        let weak = Rc::downgrade(&self.inner);
+        Closure::once_into_js(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.borrow_mut().listeners.retain(|l| l.id != id);
+            }
+        })
+        .unchecked_into()
+    }
+
+    /// Connects; resolves with the first welcome, rejects on a final close.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Welcome>")]
+    pub fn connect(&self) -> Promise {
+        let welcome = {
+            let inner = self.inner.borrow();
+            (inner.core.state() == ClientState::Open)
+                .then(|| inner.core.welcome().map(payload::welcome_object))
+                .flatten()
+        };
+        if let Some(welcome) = welcome {
+            return Promise::resolve(&welcome);
+        }
+        let shared = self.inner.clone();
+        let promise = Promise::new(&mut |resolve, reject| {
+            shared.borrow_mut().connect_waiters.push((resolve, reject));
+        });
+        self.inner.borrow_mut().core.connect(now());
+        pump(&self.inner);
+        promise
+    }
+
+    /// Sends an application frame: `"sent"`, or `"queued"` until the next welcome.
+    /// Throws an `Error` with `code` `"queue_full"` or `"closed"`.
+    #[wasm_bindgen(unchecked_return_type = "\"sent\" | \"queued\"")]
+    pub fn send(
+        &self,
+        r#type: &str,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+    ) -> Result<String, JsValue> {
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
+        let result = self.inner.borrow_mut().core.send(r#type, data, now());
+        pump(&self.inner);
+        match result {
+            Ok(SendOutcome::Sent) => Ok("sent".into()),
+            Ok(SendOutcome::Queued) => Ok("queued".into()),
+            Err(e) => Err(error(e.code(), "the frame was not accepted")),
+        }
+    }
+
+    /// Sends a request; resolves with the reply's `data`. Rejects with `code`
+    /// `"timeout"`, `"disconnected"`, `"closed"`, `"queue_full"` or a server error code.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn request(
+        &self,
+        r#type: &str,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RequestOptions | undefined")] options: &JsValue,
+    ) -> Promise {
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
+        let timeout = convert::timeout_option(options);
+        self.track(|core| core.request(r#type, data, timeout, now()))
+    }
+
+    /// Joins a room; resolves `{ room, seq }`. Rooms are re-joined after every reconnect.
+    #[wasm_bindgen(unchecked_return_type = "Promise<JoinAck>")]
+    pub fn join(&self, room: &str) -> Promise {
+        self.track(|core| core.join(room, now()))
+    }
+
+    /// Leaves a room; resolves `{ room }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ room: string }>")]
+    pub fn leave(&self, room: &str) -> Promise {
+        self.track(|core| core.leave(room, now()))
+    }
+
+    /// Publishes to a joined room; resolves `{ seq }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ seq: number }>")]
+    pub fn publish(
+        &self,
+        room: &str,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+    ) -> Promise {
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
+        self.track(|core| core.publish(room, data, now()))
+    }
+
+    /// Drops the socket abruptly, as a network failure would (close 1006): the
+    /// client reconnects with backoff and resumes. A testing and demo aid.
+    #[wasm_bindgen(js_name = dropConnection)]
+    pub fn drop_connection(&self) {
+        let dropped = self.inner.borrow_mut().socket.take();
+        if let Some((socket, browser_socket)) = dropped {
+            drop(browser_socket);
+            self.inner.borrow_mut().core.on_socket_closed(
+                socket,
+                1006,
+                "connection dropped",
+                None,
+                now(),
+            );
+            pump(&self.inner);
+        }
+    }
+
+    /// Closes for good: no reconnect; pending requests reject with `"closed"`.
+    pub fn close(&self) {
+        self.inner.borrow_mut().core.close(now());
+        pump(&self.inner);
+    }
+}
+
+impl Client {
+    fn track(&self, start: impl FnOnce(&mut Core<JsPayload>) -> RequestId) -> Promise {
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        let request = start(&mut self.inner.borrow_mut().core);
+        if let Some(callbacks) = slot {
+            self.inner.borrow_mut().pending.insert(request, callbacks);
+        }
+        pump(&self.inner);
+        promise
+    }
+}

@@ -1,0 +1,151 @@
+//! The core's outputs carried out: sockets opened, written and closed, the timer
+//! armed, the token provider called, request promises settled, events dispatched.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wsguard_protocol::client::{Output, SocketId};
+
+use super::convert::{self, error, frame_text};
+use super::dispatch::dispatch;
+use super::socket::{BrowserSocket, SocketEvent};
+use super::{now, Inner, Shared};
+
+pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, event: SocketEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    {
+        let mut inner = shared.borrow_mut();
+        let now = now();
+        match event {
+            SocketEvent::Open => inner.core.on_socket_open(socket, now),
+            SocketEvent::Text(text) => match convert::parse_frame(&text) {
+                Some(frame) => inner.core.on_frame(socket, frame, now),
+                None => web_sys::console::warn_1(
+                    &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
+                ),
+            },
+            SocketEvent::Closed { code, reason } => {
+                if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
+                    inner.socket = None;
+                }
+                let retry_after = convert::retry_after(&reason);
+                inner
+                    .core
+                    .on_socket_closed(socket, code, &reason, retry_after, now);
+            }
+        }
+    }
+    pump(&shared);
+}
+
+/// Carries out every pending output of the core, then arms the timer. User code
+/// runs only while no borrow is held, so handlers may call back into the client.
+pub(super) fn pump(shared: &Shared) {
+    loop {
+        let output = shared.borrow_mut().core.poll_output();
+        let Some(output) = output else { break };
+        match output {
+            Output::OpenSocket(socket) => {
+                let url = shared.borrow().url.clone();
+                let weak = Rc::downgrade(shared);
+                let opened =
+                    BrowserSocket::open(&url, move |event| on_socket_event(&weak, socket, event));
+                let mut inner = shared.borrow_mut();
+                match opened {
+                    Ok(browser_socket) => inner.socket = Some((socket, browser_socket)),
+                    Err(_) => inner.core.on_socket_closed(
+                        socket,
+                        1006,
+                        "the WebSocket could not be created",
+                        None,
+                        now(),
+                    ),
+                }
+            }
+            Output::CloseSocket {
+                socket,
+                code,
+                reason,
+            } => {
+                let mut inner = shared.borrow_mut();
+                if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
+                    if let Some((_, browser_socket)) = inner.socket.take() {
+                        browser_socket.close(code, &reason);
+                    }
+                }
+            }
+            Output::Send { socket, frame } => {
+                let inner = shared.borrow();
+                if let (Some((id, browser_socket)), Some(text)) =
+                    (&inner.socket, frame_text(&frame))
+                {
+                    if *id == socket {
+                        browser_socket.send(&text);
+                    }
+                }
+            }
+            Output::FetchToken => fetch_token(shared),
+            Output::Resolve { request, result } => {
+                let callbacks = shared.borrow_mut().pending.remove(&request);
+                if let Some((resolve, reject)) = callbacks {
+                    let _ = match result {
+                        Ok(frame) => resolve.call1(
+                            &JsValue::NULL,
+                            &frame.data.map_or(JsValue::UNDEFINED, |d| d.value),
+                        ),
+                        Err(e) => reject.call1(&JsValue::NULL, &error(&e.code, &e.message)),
+                    };
+                }
+            }
+            Output::Event(event) => dispatch(shared, event),
+        }
+    }
+    schedule_timer(shared);
+}
+
+pub(super) fn schedule_timer(shared: &Shared) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let mut inner = shared.borrow_mut();
+    if let Some(timer) = inner.timer.take() {
+        window.clear_timeout_with_handle(timer);
+    }
+    let Some(deadline) = inner.core.poll_timeout() else {
+        return;
+    };
+    let delay = deadline.saturating_sub(now()).min(i32::MAX as u64) as i32;
+    let handle = inner.timer_callback.as_ref().and_then(|callback| {
+        window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                delay,
+            )
+            .ok()
+    });
+    inner.timer = handle;
+}
+
+pub(super) fn fetch_token(shared: &Shared) {
+    let provider = shared.borrow().token_provider.clone();
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let token = match provider.map(|f| f.call0(&JsValue::NULL)) {
+            Some(Ok(value)) => {
+                let value = match value.dyn_into::<Promise>() {
+                    Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.ok(),
+                    Err(value) => Some(value),
+                };
+                value.and_then(|v| v.as_string())
+            }
+            _ => None,
+        };
+        if let Some(shared) = weak.upgrade() {
+            shared.borrow_mut().core.on_token(token, now());
+            pump(&shared);
+        }
+    });
+}
