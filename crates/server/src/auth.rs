@@ -11,8 +11,10 @@ use crate::config::AuthMode;
 pub enum AuthError {
     /// The server requires a token and none (or an empty one) was sent.
     MissingToken,
-    /// The token is malformed, expired, badly signed, or has no `sub`.
+    /// The token is malformed, expired, not valid yet, badly signed, or has no `sub`.
     InvalidToken(String),
+    /// The `token` field of `hello` is not a string.
+    TokenNotAString,
 }
 
 impl std::fmt::Display for AuthError {
@@ -20,6 +22,7 @@ impl std::fmt::Display for AuthError {
         match self {
             Self::MissingToken => f.write_str("a token is required"),
             Self::InvalidToken(why) => write!(f, "invalid token: {why}"),
+            Self::TokenNotAString => f.write_str("the token must be a string"),
         }
     }
 }
@@ -46,7 +49,7 @@ struct Claims {
     sub: String,
 }
 
-/// JWT leeway for `exp`, in seconds.
+/// JWT leeway for `exp` and `nbf`, in seconds.
 const JWT_LEEWAY_SECS: u64 = 30;
 
 impl Authenticator {
@@ -57,6 +60,8 @@ impl Authenticator {
                 validation.leeway = JWT_LEEWAY_SECS;
                 validation.set_required_spec_claims(&["exp", "sub"]);
                 validation.validate_exp = true;
+                // A token not valid yet (`nbf` beyond the leeway) is refused too.
+                validation.validate_nbf = true;
                 Some((DecodingKey::from_secret(secret.as_bytes()), validation))
             }
             _ => None,

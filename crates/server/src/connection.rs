@@ -259,7 +259,24 @@ impl Reader {
         if frame.kind != kind::HELLO {
             return self.error(frame.id, ErrorCode::HandshakeRequired, "send hello first");
         }
-        let hello: Hello = match frame.data.map(serde_json::from_value).transpose() {
+        let mut data = frame.data;
+        // A token of another type is a credential problem, not a framing one.
+        let token_type_error = data
+            .as_mut()
+            .and_then(Value::as_object_mut)
+            .and_then(|fields| fields.remove("token").map(|token| (fields, token)))
+            .and_then(|(fields, token)| match token {
+                Value::String(_) => {
+                    fields.insert("token".into(), token);
+                    None
+                }
+                Value::Null => None,
+                _ => Some(crate::auth::AuthError::TokenNotAString),
+            });
+        if let Some(e) = token_type_error {
+            return self.refuse(frame.id, &e);
+        }
+        let hello: Hello = match data.map(serde_json::from_value).transpose() {
             Ok(hello) => hello.unwrap_or_default(),
             Err(e) => {
                 return self.error(
@@ -274,12 +291,7 @@ impl Reader {
             .authenticate(hello.token.as_deref(), &self.connection_id)
         {
             Ok(identity) => identity,
-            Err(e) => {
-                self.error(frame.id, ErrorCode::Unauthorized, e.to_string());
-                self.outbound
-                    .request_close(CloseRequest::code(CloseCode::Unauthorized, "unauthorized"));
-                return Flow::Stop;
-            }
+            Err(e) => return self.refuse(frame.id, &e),
         };
         let resume = hello.resume.as_ref().map(|r| ResumeRequest {
             session: &r.session,
@@ -313,6 +325,14 @@ impl Reader {
             router: opened.router,
         });
         Flow::Continue
+    }
+
+    /// `unauthorized`, then close 4401.
+    fn refuse(&mut self, id: Option<String>, why: &crate::auth::AuthError) -> Flow {
+        self.error(id, ErrorCode::Unauthorized, why.to_string());
+        self.outbound
+            .request_close(CloseRequest::code(CloseCode::Unauthorized, "unauthorized"));
+        Flow::Stop
     }
 
     fn room_of(&mut self, frame: &mut Frame) -> Result<RoomName, Flow> {

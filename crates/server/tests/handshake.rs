@@ -133,11 +133,39 @@ async fn bad_dev_token_is_unauthorized_4401() {
     server.wait_gauges((0, 0, 0)).await;
 }
 
+#[tokio::test]
+async fn a_token_that_is_not_a_string_is_unauthorized_4401() {
+    let server = TestServer::start(dev_config()).await;
+    for token in [
+        json!(123),
+        json!({}),
+        json!([]),
+        json!(true),
+        json!(["alice"]),
+    ] {
+        let mut client = server.connect().await;
+        client
+            .send(json!({"type":"hello","id":"h","data":{"token": token}}))
+            .await;
+        let error = client.recv().await;
+        assert_eq!(error_code(&error), "unauthorized", "token {token}: {error}");
+        assert_eq!(error["id"], "h");
+        assert_eq!(client.expect_close().await.0, 4401, "token {token}");
+    }
+    server.wait_gauges((0, 0, 0)).await;
+}
+
 fn jwt(secret: &str, sub: &str, exp_offset: i64) -> String {
-    let exp = wsguard_server::now_ms() / 1000 + exp_offset;
+    jwt_claims(
+        secret,
+        &json!({"sub": sub, "exp": wsguard_server::now_ms() / 1000 + exp_offset}),
+    )
+}
+
+fn jwt_claims(secret: &str, claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": sub, "exp": exp}),
+        claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
@@ -152,9 +180,24 @@ async fn jwt_auth_accepts_valid_tokens_and_refuses_the_rest() {
     let server = TestServer::start(config).await;
     let (_alice, welcome) = server.open(Some(&jwt("topsecret", "alice", 60))).await;
     assert_eq!(welcome["user_id"], "alice");
+    let now = wsguard_server::now_ms() / 1000;
+    let (_early, welcome) = server
+        .open(Some(&jwt_claims(
+            "topsecret",
+            &json!({"sub": "early", "exp": now + 600, "nbf": now + 10}),
+        )))
+        .await;
+    assert_eq!(
+        welcome["user_id"], "early",
+        "nbf within the leeway is accepted"
+    );
     for token in [
         jwt("topsecret", "alice", -3600),
         jwt("wrong", "alice", 60),
+        jwt_claims(
+            "topsecret",
+            &json!({"sub": "alice", "exp": now + 7200, "nbf": now + 3600}),
+        ),
         "garbage".into(),
         String::new(),
     ] {
