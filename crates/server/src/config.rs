@@ -41,8 +41,23 @@ pub struct ServerConfig {
     pub max_frames_per_sec: u32,
     /// Messages kept per room for resume replay. `0` = no replay. Default: 1000.
     pub history: usize,
+    /// Bytes of room history kept across all rooms of this process; past it the
+    /// oldest messages are forgotten first (a resume then reports `complete:false`).
+    /// Default: 64 MiB.
+    pub history_bytes: usize,
     /// How long a disconnected session can be resumed. Default: 300 s.
     pub session_ttl: Duration,
+    /// A room with no member and no publish for this long is forgotten (history and
+    /// seq), so memory is bounded by live rooms. Default: the session TTL (300 s).
+    pub room_ttl: Duration,
+    /// Time a client has to complete its HTTP request headers (the next request's
+    /// too, so an idle keep-alive connection is closed after it), and the longest a
+    /// request body may take. No connection is ever kept 60 s without a byte
+    /// from its client (WebSockets: `max(60 s, 2 × heartbeat + 5 s)`). Default: 10 s.
+    pub http_timeout: Duration,
+    /// Longest wait on any backplane (Redis) call, and the time within which a
+    /// silent Pub/Sub link must answer a liveness ping. Default: 3 s.
+    pub backplane_timeout: Duration,
     /// Window announced in the 1001 close reason at shutdown. Default: 5 s.
     pub shutdown_retry: Duration,
     /// Unsent bytes a connection may have queued before it is closed with 4503. Default: 1 MiB.
@@ -69,7 +84,11 @@ impl Default for ServerConfig {
             max_message_bytes: 65_536,
             max_frames_per_sec: 100,
             history: 1_000,
+            history_bytes: 64 << 20,
             session_ttl: Duration::from_millis(300_000),
+            room_ttl: Duration::from_millis(300_000),
+            http_timeout: Duration::from_millis(10_000),
+            backplane_timeout: Duration::from_millis(3_000),
             shutdown_retry: Duration::from_millis(5_000),
             outbound_queue_bytes: 1 << 20,
             allowed_origins: Vec::new(),

@@ -135,18 +135,37 @@ impl Reader {
         self.manager.close(self.conn, session).await;
     }
 
+    /// A read failed: a frame over the size limit (1009), text that is not UTF-8
+    /// (1007) or a WebSocket protocol violation (1002) gets its close frame; anything
+    /// else means the peer is gone.
     fn on_read_error(&self, error: &axum::Error) {
-        let too_big = std::error::Error::source(error)
-            .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-        if too_big {
-            let limit = self.manager.config().max_message_bytes;
-            let reason = format!("frame larger than {limit} bytes");
-            self.outbound
-                .request_close(CloseRequest::code(CloseCode::MessageTooBig, reason));
-        } else {
-            tracing::debug!(connection = %self.connection_id, %error, "read failed; peer gone");
-        }
+        let cause = std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<tungstenite::Error>());
+        let (code, reason) = match cause {
+            Some(tungstenite::Error::Capacity(_)) => {
+                let limit = self.manager.config().max_message_bytes;
+                (
+                    CloseCode::MessageTooBig,
+                    format!("frame larger than {limit} bytes"),
+                )
+            }
+            Some(tungstenite::Error::Utf8(_)) => (
+                CloseCode::InvalidPayload,
+                "text frame is not valid UTF-8".to_owned(),
+            ),
+            Some(tungstenite::Error::Protocol(violation)) => {
+                (CloseCode::ProtocolError, violation.to_string())
+            }
+            _ => {
+                tracing::debug!(connection = %self.connection_id, %error, "read failed; peer gone");
+                return;
+            }
+        };
+        tracing::debug!(connection = %self.connection_id, %error, code = code.code(), "closing on a bad frame");
+        inc(&self.manager.metrics().protocol_errors);
+        let reason = truncate_reason(reason);
+        self.outbound
+            .request_close(CloseRequest::code(code, reason));
     }
 
     fn send(&self, frame: Frame) {
@@ -464,6 +483,19 @@ impl Reader {
             Err(e) => self.error(id, e.code, e.message),
         }
     }
+}
+
+/// A close reason fits in a control frame (125 bytes, 2 of them for the code).
+fn truncate_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
 }
 
 /// Writes queued frames, batching whatever is ready into one flush, until a close

@@ -65,6 +65,15 @@ fn error_response(status: StatusCode, code: ErrorCode, message: impl Into<String
         .into_response()
 }
 
+/// Marks a response as the connection's last (its request body is left unread).
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 async fn upgrade(
     State(manager): State<Manager>,
     headers: HeaderMap,
@@ -130,12 +139,35 @@ async fn publish(
         }
     };
     let max = manager.config().max_message_bytes;
-    let Ok(bytes) = to_bytes(body, max).await else {
-        return error_response(
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        // Refused before reading a byte of it; the connection is not reused.
+        return closing(error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooLarge,
             format!("body larger than {max} bytes"),
-        );
+        ));
+    }
+    let deadline = manager.config().http_timeout;
+    let bytes = match tokio::time::timeout(deadline, to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::TooLarge,
+                format!("body larger than {max} bytes"),
+            )
+        }
+        Err(_) => {
+            return closing(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::BadFrame,
+                format!("the body did not arrive within {} ms", deadline.as_millis()),
+            ))
+        }
     };
     let data = match serde_json::from_slice(&bytes) {
         Ok(data) => data,

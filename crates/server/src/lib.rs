@@ -35,6 +35,7 @@ mod auth;
 pub mod backplane;
 mod config;
 mod connection;
+mod guarded_stream;
 mod http;
 mod manager;
 mod metrics;
@@ -42,6 +43,7 @@ mod outbound;
 mod rate_limit;
 mod registry;
 mod router;
+mod serve;
 mod server;
 mod sessions;
 

@@ -50,9 +50,25 @@ struct Cli {
     /// Messages kept per room for resume. 0 = no replay.
     #[arg(long, env = "WSGUARD_HISTORY", default_value_t = 1_000)]
     history: usize,
+    /// Bytes of room history kept across all rooms (in-memory backplane); the oldest
+    /// messages are forgotten first past it.
+    #[arg(long, env = "WSGUARD_HISTORY_BYTES", default_value_t = 64 << 20)]
+    history_bytes: usize,
     /// How long a disconnected session stays resumable, in ms.
     #[arg(long, env = "WSGUARD_SESSION_TTL_MS", default_value_t = 300_000)]
     session_ttl_ms: u64,
+    /// A room with no member and no publish for this long is forgotten (history and
+    /// seq), in ms. Default: the session TTL.
+    #[arg(long, env = "WSGUARD_ROOM_TTL_MS", value_parser = clap::value_parser!(u64).range(1..))]
+    room_ttl_ms: Option<u64>,
+    /// Time to complete the HTTP request headers (and longest stall of a request
+    /// body), in ms; the connection is closed after it.
+    #[arg(long, env = "WSGUARD_HTTP_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    http_timeout_ms: u64,
+    /// Longest wait on a backplane (Redis) call, and the deadline for the Pub/Sub
+    /// link's liveness ping, in ms.
+    #[arg(long, env = "WSGUARD_BACKPLANE_TIMEOUT_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..))]
+    backplane_timeout_ms: u64,
     /// Retry window announced in the 1001 close reason at shutdown, in ms.
     #[arg(long, env = "WSGUARD_SHUTDOWN_RETRY_MS", default_value_t = 5_000)]
     shutdown_retry_ms: u64,
@@ -122,7 +138,11 @@ impl Cli {
         config.max_message_bytes = usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX);
         config.max_frames_per_sec = self.max_frames_per_sec;
         config.history = self.history;
+        config.history_bytes = self.history_bytes;
         config.session_ttl = Duration::from_millis(self.session_ttl_ms);
+        config.room_ttl = Duration::from_millis(self.room_ttl_ms.unwrap_or(self.session_ttl_ms));
+        config.http_timeout = Duration::from_millis(self.http_timeout_ms);
+        config.backplane_timeout = Duration::from_millis(self.backplane_timeout_ms);
         config.shutdown_retry = Duration::from_millis(self.shutdown_retry_ms);
         config.outbound_queue_bytes = self.outbound_queue_bytes;
         config.allowed_origins = self

@@ -1,12 +1,11 @@
 //! Binding, serving and graceful shutdown.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::backplane::RedisBackplane;
@@ -14,6 +13,10 @@ use crate::backplane::RedisBackplane;
 use crate::config::ServerConfig;
 use crate::manager::Manager;
 use crate::router::{ConnectHook, ConnectionInfo, Router};
+use crate::serve::HttpLimits;
+
+/// No connection stays open this long without a byte from its client.
+const IDLE_FLOOR: Duration = Duration::from_secs(60);
 
 /// How long shutdown waits for connections to close.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -109,21 +112,17 @@ impl Server {
     ) -> std::io::Result<()> {
         let Self { listener, manager } = self;
         let app = crate::http::router(manager.clone());
+        let config = manager.config();
+        let limits = HttpLimits {
+            headers: config.http_timeout,
+            // Never below the WebSocket idle close (2 × heartbeat), so the heartbeat
+            // decides for WebSockets and this only catches the truly silent.
+            idle: IDLE_FLOOR.max(config.heartbeat * 2 + Duration::from_secs(5)),
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        // Frames are batched by the writer; Nagle's algorithm would only add delay
-        // (up to the peer's delayed-ACK timer) to every small write.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let serving = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .into_future(),
-        );
+        let serving = tokio::spawn(crate::serve::serve(listener, app, limits, async move {
+            let _ = stop_rx.await;
+        }));
         signal.await;
         tracing::info!(connections = manager.live_connections(), "shutting down");
         manager.shutdown();
@@ -137,9 +136,7 @@ impl Server {
             );
         }
         let _ = stop_tx.send(());
-        match tokio::time::timeout(Duration::from_secs(1), serving).await {
-            Ok(Ok(result)) => result,
-            _ => Ok(()),
-        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), serving).await;
+        Ok(())
     }
 }

@@ -15,6 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wsguard_server::{Manager, ServerBuilder, ServerConfig};
 
+pub mod raw;
+
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
