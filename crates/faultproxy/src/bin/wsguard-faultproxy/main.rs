@@ -79,9 +79,12 @@ struct Run {
 impl Run {
     fn log(&mut self, event: &str) {
         let t_ms = self.started.elapsed().as_millis();
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         if let Some(file) = &mut self.log {
             // A log that cannot be written must not stop the proxy.
-            let _ = writeln!(file, "{{\"t_ms\":{t_ms},{event}}}");
+            let _ = writeln!(file, "{{\"t_ms\":{t_ms},\"unix_ms\":{unix_ms},{event}}}");
         }
     }
 
