@@ -1,5 +1,6 @@
-//! Browser tests: the SDK in headless Chromium against the real wsguard-server,
-//! started by `scripts/test.sh` (URLs passed at compile time).
+//! Browser tests: the SDK in headless Chromium and Firefox against the real
+//! wsguard-server and misbehaving servers, started by `scripts/browser-tests.sh`
+//! (URLs passed at compile time).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -39,6 +40,20 @@ fn control_url() -> &'static str {
         option_env!("WSGUARD_TEST_CONTROL_URL"),
         "WSGUARD_TEST_CONTROL_URL",
     )
+}
+
+/// A misbehaving server: the first connection of `run` misbehaves as `path` says,
+/// the later ones reach the real server (see `tests/browser/misbehaving_server.py`).
+fn misbehaving_url(path: &str, run: &str) -> String {
+    let base = configured(
+        option_env!("WSGUARD_TEST_MISBEHAVING_URL"),
+        "WSGUARD_TEST_MISBEHAVING_URL",
+    );
+    format!("{base}{path}?run={run}")
+}
+
+fn run_id() -> String {
+    ((js_sys::Math::random() * 1e12) as u64).to_string()
 }
 
 fn json(text: &str) -> JsValue {
@@ -516,4 +531,71 @@ async fn unauthorized_with_a_provider_that_has_nothing_new_stops() {
     );
     sleep(500).await;
     assert_eq!(client.state(), "closed");
+}
+
+#[wasm_bindgen_test]
+async fn a_close_frame_on_a_connection_the_server_keeps_open_stops_sends_at_once() {
+    let run = run_id();
+    let kind = format!("lingered.{run}");
+    let options = json(&format!(
+        r#"{{"token":"linger-{run}","backoff":{{"initialMs":50,"jitter":0}}}}"#
+    ));
+    let client = Client::new(misbehaving_url("/linger-close", &run), &options).unwrap();
+    let states = Recorder::on(&client, "state");
+    let closes = Recorder::on(&client, "close");
+    let errors = Recorder::on(&client, "error");
+    ok(client.connect()).await;
+    // The server answers this with a close frame and keeps the TCP connection open.
+    assert_eq!(client.send("close.me", JsValue::UNDEFINED).unwrap(), "sent");
+    // Chromium fires no event until it gives up on that TCP connection, 2 s later
+    // (Firefox fires the close event at once): the state leaves `open` at once.
+    wait_for("the state to leave open", 1_000, || {
+        client.state() != "open"
+    })
+    .await;
+    assert_eq!(
+        client.send(&kind, json(r#"{"n":1}"#)).unwrap(),
+        "queued",
+        "nothing is written to a closing socket"
+    );
+    assert_eq!(get(&client.stats(), "queued"), 1);
+
+    // The browser's close event carries the server's code: reconnect as 1001 says…
+    wait_for("the close event", 10_000, || closes.len() == 1).await;
+    assert_eq!(get(&closes.arg(0, 0), "code"), 1001);
+    assert_eq!(get(&closes.arg(0, 0), "willReconnect"), true);
+    // … to the real server, which gets the buffered frame: it has no handler for
+    // that type and says so, once.
+    wait_for("the reconnect", 5_000, || client.state() == "open").await;
+    ok(client.request("echo", json("1"), &JsValue::UNDEFINED)).await;
+    let answers: Vec<JsValue> = errors
+        .all(0)
+        .into_iter()
+        .filter(|e| get(e, "message").as_string().unwrap().contains(&kind))
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "the buffered frame reached the server once"
+    );
+    assert_eq!(get(&answers[0], "code"), "unknown_type");
+    assert_eq!(get(&client.stats(), "queued"), 0);
+    let seen: Vec<_> = states
+        .all(0)
+        .iter()
+        .map(|s| s.as_string().unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "connecting",
+            "handshaking",
+            "open",
+            "reconnecting",
+            "connecting",
+            "handshaking",
+            "open"
+        ]
+    );
+    client.close();
 }

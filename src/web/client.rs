@@ -9,12 +9,12 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{Client as Core, ClientState, RequestId, SendOutcome};
+use wsguard_protocol::client::{Client as Core, ClientState, Millis, RequestId, SendOutcome};
 
 use super::convert::{self, error};
 use super::page::watch_page;
 use super::payload::{self, JsPayload};
-use super::pump::pump;
+use super::pump::{feed, notice_closing, pump};
 use super::{now, Inner, Listener, Shared};
 
 /// A guarded WebSocket connection to a wsguard server.
@@ -56,8 +56,7 @@ impl Client {
         let on_timer = Closure::<dyn FnMut()>::new(move || {
             if let Some(shared) = weak.upgrade() {
                 shared.borrow_mut().timer = None;
-                shared.borrow_mut().core.handle_timeout(now());
-                pump(&shared);
+                feed(&shared, |core, now| core.handle_timeout(now));
             }
         });
         inner.borrow_mut().timer_callback = Some(on_timer);
@@ -124,6 +123,7 @@ impl Client {
     /// Connects; resolves with the first welcome, rejects on a final close.
     #[wasm_bindgen(unchecked_return_type = "Promise<Welcome>")]
     pub fn connect(&self) -> Promise {
+        notice_closing(&self.inner);
         let welcome = {
             let inner = self.inner.borrow();
             (inner.core.state() == ClientState::Open)
@@ -137,8 +137,7 @@ impl Client {
         let promise = Promise::new(&mut |resolve, reject| {
             shared.borrow_mut().connect_waiters.push((resolve, reject));
         });
-        self.inner.borrow_mut().core.connect(now());
-        pump(&self.inner);
+        feed(&self.inner, |core, now| core.connect(now));
         promise
     }
 
@@ -151,9 +150,7 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<String, JsValue> {
         let data = (!data.is_undefined()).then_some(JsPayload::new(data));
-        let result = self.inner.borrow_mut().core.send(r#type, data, now());
-        pump(&self.inner);
-        match result {
+        match feed(&self.inner, |core, now| core.send(r#type, data, now)) {
             Ok(SendOutcome::Sent) => Ok("sent".into()),
             Ok(SendOutcome::Queued) => Ok("queued".into()),
             Err(e) => Err(error(e.code(), "the frame was not accepted")),
@@ -171,19 +168,19 @@ impl Client {
     ) -> Promise {
         let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         let timeout = convert::timeout_option(options);
-        self.track(|core| core.request(r#type, data, timeout, now()))
+        self.track(|core, now| core.request(r#type, data, timeout, now))
     }
 
     /// Joins a room; resolves `{ room, seq }`. Rooms are re-joined after every reconnect.
     #[wasm_bindgen(unchecked_return_type = "Promise<JoinAck>")]
     pub fn join(&self, room: &str) -> Promise {
-        self.track(|core| core.join(room, now()))
+        self.track(|core, now| core.join(room, now))
     }
 
     /// Leaves a room; resolves `{ room }`.
     #[wasm_bindgen(unchecked_return_type = "Promise<{ room: string }>")]
     pub fn leave(&self, room: &str) -> Promise {
-        self.track(|core| core.leave(room, now()))
+        self.track(|core, now| core.leave(room, now))
     }
 
     /// Publishes to a joined room; resolves `{ seq }`.
@@ -194,7 +191,7 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Promise {
         let data = (!data.is_undefined()).then_some(JsPayload::new(data));
-        self.track(|core| core.publish(room, data, now()))
+        self.track(|core, now| core.publish(room, data, now))
     }
 
     /// Drops the socket abruptly, as a network failure would (close 1006): the
@@ -204,29 +201,25 @@ impl Client {
         let dropped = self.inner.borrow_mut().socket.take();
         if let Some((socket, browser_socket)) = dropped {
             drop(browser_socket);
-            self.inner.borrow_mut().core.on_socket_closed(
-                socket,
-                1006,
-                "connection dropped",
-                None,
-                now(),
-            );
-            pump(&self.inner);
+            feed(&self.inner, |core, now| {
+                core.on_socket_closed(socket, 1006, "connection dropped", None, now);
+            });
         }
     }
 
     /// Closes for good: no reconnect; pending requests reject with `"closed"`.
     pub fn close(&self) {
-        self.inner.borrow_mut().core.close(now());
-        pump(&self.inner);
+        feed(&self.inner, |core, now| core.close(now));
     }
 }
 
 impl Client {
-    fn track(&self, start: impl FnOnce(&mut Core<JsPayload>) -> RequestId) -> Promise {
+    /// Starts a request and keeps its promise's callbacks until the core resolves it.
+    fn track(&self, start: impl FnOnce(&mut Core<JsPayload>, Millis) -> RequestId) -> Promise {
         let mut slot = None;
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        let request = start(&mut self.inner.borrow_mut().core);
+        notice_closing(&self.inner);
+        let request = start(&mut self.inner.borrow_mut().core, now());
         if let Some(callbacks) = slot {
             self.inner.borrow_mut().pending.insert(request, callbacks);
         }

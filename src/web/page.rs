@@ -6,8 +6,8 @@ use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
-use super::pump::pump;
-use super::{now, Shared};
+use super::pump::feed;
+use super::Shared;
 
 pub(super) fn watch_page(shared: &Shared) {
     let Some(window) = web_sys::window() else {
@@ -20,12 +20,13 @@ pub(super) fn watch_page(shared: &Shared) {
             let hidden = web_sys::window()
                 .and_then(|w| w.document())
                 .is_some_and(|d| d.hidden());
-            if online {
-                shared.borrow_mut().core.on_online(now());
-            } else if !hidden {
-                shared.borrow_mut().core.check_liveness(now());
-            }
-            pump(&shared);
+            feed(&shared, |core, now| {
+                if online {
+                    core.on_online(now);
+                } else if !hidden {
+                    core.check_liveness(now);
+                }
+            });
         });
         if target
             .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())

@@ -7,38 +7,59 @@ use std::rc::{Rc, Weak};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{Output, SocketId};
+use wsguard_protocol::client::{Client as Core, Millis, Output, SocketId};
 
 use super::convert::{self, error, frame_text};
 use super::dispatch::dispatch;
+use super::payload::JsPayload;
 use super::socket::{BrowserSocket, SocketEvent};
 use super::{now, Inner, Shared};
 
+/// Feeds one input to the core, then carries out its outputs. The live socket is
+/// checked first: one that stopped being open (the server's close frame arrived)
+/// is reported as closing, so the core never decides on a socket it cannot write.
+pub(super) fn feed<T>(shared: &Shared, input: impl FnOnce(&mut Core<JsPayload>, Millis) -> T) -> T {
+    notice_closing(shared);
+    let result = input(&mut shared.borrow_mut().core, now());
+    pump(shared);
+    result
+}
+
+/// Reports the live socket to the core as closing if the browser says it is.
+pub(super) fn notice_closing(shared: &Shared) {
+    let mut inner = shared.borrow_mut();
+    let Inner { socket, core, .. } = &mut *inner;
+    if let Some((id, browser_socket)) = socket {
+        if browser_socket.is_closing() {
+            core.on_socket_closing(*id, now());
+        }
+    }
+}
+
 pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, event: SocketEvent) {
     let Some(shared) = weak.upgrade() else { return };
-    {
-        let mut inner = shared.borrow_mut();
-        let now = now();
-        match event {
-            SocketEvent::Open => inner.core.on_socket_open(socket, now),
-            SocketEvent::Text(text) => match convert::parse_frame(&text) {
-                Some(frame) => inner.core.on_frame(socket, frame, now),
-                None => web_sys::console::warn_1(
-                    &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
-                ),
-            },
-            SocketEvent::Closed { code, reason } => {
+    match event {
+        SocketEvent::Open => feed(&shared, |core, now| core.on_socket_open(socket, now)),
+        SocketEvent::Text(text) => match convert::parse_frame(&text) {
+            Some(frame) => feed(&shared, |core, now| core.on_frame(socket, frame, now)),
+            None => web_sys::console::warn_1(
+                &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
+            ),
+        },
+        SocketEvent::Closing => feed(&shared, |core, now| core.on_socket_closing(socket, now)),
+        SocketEvent::Closed { code, reason } => {
+            {
+                let mut inner = shared.borrow_mut();
                 if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
                     inner.socket = None;
                 }
-                let retry_after = convert::retry_after(&reason);
-                inner
-                    .core
-                    .on_socket_closed(socket, code, &reason, retry_after, now);
             }
+            let retry_after = convert::retry_after(&reason);
+            feed(&shared, |core, now| {
+                core.on_socket_closed(socket, code, &reason, retry_after, now);
+            });
         }
     }
-    pump(&shared);
 }
 
 /// Carries out every pending output of the core, then arms the timer. User code
@@ -78,13 +99,21 @@ pub(super) fn pump(shared: &Shared) {
                 }
             }
             Output::Send { socket, frame } => {
-                let inner = shared.borrow();
-                if let (Some((id, browser_socket)), Some(text)) =
-                    (&inner.socket, frame_text(&frame))
-                {
-                    if *id == socket {
-                        browser_socket.send(&text);
+                let refused = {
+                    let inner = shared.borrow();
+                    match (&inner.socket, frame_text(&frame)) {
+                        (Some((id, browser_socket)), Some(text)) if *id == socket => {
+                            !browser_socket.send(&text)
+                        }
+                        _ => false,
                     }
+                };
+                if refused {
+                    // Not open any more: the core takes the frame back for the next connection.
+                    shared
+                        .borrow_mut()
+                        .core
+                        .on_send_refused(socket, frame, now());
                 }
             }
             Output::FetchToken => fetch_token(shared),
@@ -144,8 +173,7 @@ pub(super) fn fetch_token(shared: &Shared) {
             _ => None,
         };
         if let Some(shared) = weak.upgrade() {
-            shared.borrow_mut().core.on_token(token, now());
-            pump(&shared);
+            feed(&shared, |core, now| core.on_token(token, now));
         }
     });
 }

@@ -12,7 +12,13 @@ thread_local! {
     static LIVE_LISTENERS: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Socket event listeners currently registered by all wsguard clients.
+/// How often an open socket's `readyState` is checked: the browser fires no event
+/// when the server's close frame arrives, only when the connection is gone (which a
+/// server that keeps the TCP connection open delays by seconds).
+const WATCH_MS: i32 = 100;
+
+/// Socket event listeners and `readyState` watches currently registered by all
+/// wsguard clients.
 pub(crate) fn live_listeners() -> u32 {
     LIVE_LISTENERS.with(Cell::get)
 }
@@ -21,7 +27,13 @@ pub(crate) fn live_listeners() -> u32 {
 pub(crate) enum SocketEvent {
     Open,
     Text(String),
-    Closed { code: u16, reason: String },
+    /// `readyState` has stayed `CLOSING` (or `CLOSED`) for a whole watch period
+    /// without a close event: the socket can no longer be written.
+    Closing,
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 type Listener = Closure<dyn FnMut(Event)>;
@@ -29,6 +41,8 @@ type Listener = Closure<dyn FnMut(Event)>;
 pub(crate) struct BrowserSocket {
     ws: WebSocket,
     listeners: Vec<(&'static str, Listener)>,
+    /// The `readyState` watch: interval handle and its callback.
+    watch: Option<(i32, Closure<dyn FnMut()>)>,
 }
 
 impl BrowserSocket {
@@ -41,6 +55,7 @@ impl BrowserSocket {
         let mut socket = Self {
             ws,
             listeners: Vec::new(),
+            watch: None,
         };
         let handler = on_event.clone();
         socket.listen("open", move |_| handler(SocketEvent::Open))?;
@@ -53,6 +68,7 @@ impl BrowserSocket {
                 handler(SocketEvent::Text(text));
             }
         })?;
+        socket.watch_closing(on_event.clone())?;
         socket.listen("close", move |event| {
             let (code, reason) = event
                 .dyn_ref::<CloseEvent>()
@@ -75,24 +91,64 @@ impl BrowserSocket {
         Ok(())
     }
 
-    /// Sends a text frame; a socket that is not open drops it (the core learns
-    /// about the close from the close event).
-    pub(crate) fn send(&self, text: &str) -> bool {
-        self.ws.send_with_str(text).is_ok()
+    /// Reports [`SocketEvent::Closing`] once when `readyState` is found past `OPEN`
+    /// at two checks in a row (a close handshake that completes at once, as most
+    /// do, is seen by its close event alone).
+    fn watch_closing(
+        &mut self,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<(), wasm_bindgen::JsValue> {
+        let ws = self.ws.clone();
+        let mut seen_closing = 0u8;
+        let check = Closure::<dyn FnMut()>::new(move || {
+            if ws.ready_state() < WebSocket::CLOSING {
+                return;
+            }
+            seen_closing = seen_closing.saturating_add(1);
+            if seen_closing == 2 {
+                on_event(SocketEvent::Closing);
+            }
+        });
+        let window = web_sys::window().ok_or("no window")?;
+        let handle = window.set_interval_with_callback_and_timeout_and_arguments_0(
+            check.as_ref().unchecked_ref(),
+            WATCH_MS,
+        )?;
+        LIVE_LISTENERS.with(|n| n.set(n.get() + 1));
+        self.watch = Some((handle, check));
+        Ok(())
     }
 
-    /// Closes with a code; the close event will not be delivered (listeners go first).
+    /// Whether the socket can no longer be written: `readyState` is `CLOSING`
+    /// (the server's close frame arrived) or `CLOSED`.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.ws.ready_state() >= WebSocket::CLOSING
+    }
+
+    /// Writes a text frame if the socket is open; otherwise writes nothing and
+    /// returns `false` (so the browser never warns about a send into a closing socket).
+    pub(crate) fn send(&self, text: &str) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(text).is_ok()
+    }
+
+    /// Closes with a code (the close frame carries it); the close event is not
+    /// delivered: it is dispatched later, when the listeners are already gone.
     pub(crate) fn close(self, code: u16, reason: &str) {
-        let ws = self.ws.clone();
-        drop(self);
-        let _ = ws
+        let _ = self
+            .ws
             .close_with_code_and_reason(code, reason)
-            .or_else(|_| ws.close());
+            .or_else(|_| self.ws.close());
     }
 }
 
 impl Drop for BrowserSocket {
     fn drop(&mut self) {
+        if let Some((handle, _check)) = self.watch.take() {
+            if let Some(window) = web_sys::window() {
+                window.clear_interval_with_handle(handle);
+            }
+            LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
+        }
         for (kind, closure) in self.listeners.drain(..) {
             let _ = self
                 .ws

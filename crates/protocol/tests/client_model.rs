@@ -1,6 +1,8 @@
 //! Randomized model test: thousands of random event sequences, checking the
 //! invariants after every step:
 //! - at most one live socket;
+//! - nothing is written to a socket once the core knows it is closing, and a
+//!   frame the I/O layer could not write is neither lost nor sent twice;
 //! - never stuck: a client that is not idle or closed always has a timer or an
 //!   outstanding token request;
 //! - every send is accounted for exactly once (sent, or reported dropped);
@@ -22,6 +24,10 @@ struct Model {
     now: u64,
     live: BTreeSet<SocketId>,
     all_sockets: Vec<SocketId>,
+    /// Sockets the core was told are closing.
+    closing: BTreeSet<SocketId>,
+    /// Sockets the I/O layer finds closed when it writes (the core not told yet).
+    unwritable: BTreeSet<SocketId>,
     token_requested: bool,
     next_payload: u64,
     sent_direct: BTreeSet<u64>,
@@ -46,6 +52,25 @@ impl Model {
                         self.live.contains(&socket),
                         "send on a socket that is not live"
                     );
+                    assert!(
+                        !self.closing.contains(&socket),
+                        "a frame handed out for a socket known to be closing"
+                    );
+                    let n = frame
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("n"))
+                        .and_then(Value::as_u64);
+                    if self.unwritable.contains(&socket) {
+                        // The layer cannot write it: back to the core, to be sent later.
+                        if let Some(n) = n {
+                            self.sent_direct.remove(&n);
+                            self.queued.insert(n);
+                        }
+                        self.client.on_send_refused(socket, frame, self.now);
+                        self.closing.insert(socket);
+                        continue;
+                    }
                     if let Some(n) = frame
                         .data
                         .as_ref()
@@ -99,6 +124,8 @@ fn run(seed: u64, steps: usize) {
         now: 0,
         live: BTreeSet::new(),
         all_sockets: Vec::new(),
+        closing: BTreeSet::new(),
+        unwritable: BTreeSet::new(),
         token_requested: false,
         next_payload: 0,
         sent_direct: BTreeSet::new(),
@@ -116,7 +143,7 @@ fn run(seed: u64, steps: usize) {
         } else {
             current.or(any_socket)
         };
-        match pick(14) {
+        match pick(16) {
             0 => m.client.connect(now),
             1 if pick(4) == 0 => m.client.close(now),
             2 | 3 => {
@@ -194,6 +221,17 @@ fn run(seed: u64, steps: usize) {
             }
             11 => m.client.on_online(now),
             12 => m.client.check_liveness(now),
+            13 => {
+                if let Some(s) = target {
+                    m.client.on_socket_closing(s, now);
+                    m.closing.insert(s);
+                }
+            }
+            14 => {
+                if let Some(s) = current {
+                    m.unwritable.insert(s);
+                }
+            }
             _ => {
                 m.now += pick(30_000) as u64;
                 while let Some(t) = m.client.poll_timeout().filter(|t| *t <= m.now) {

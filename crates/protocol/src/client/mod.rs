@@ -4,8 +4,15 @@
 //! source, so it runs and is tested on the host with a virtual clock.
 //!
 //! Drive it like quinn-proto: call an input method (`connect`, `on_socket_open`,
-//! `on_frame`, `on_socket_closed`, `handle_timeout`, …), then drain
-//! [`Client::poll_output`] and sleep until [`Client::poll_timeout`].
+//! `on_frame`, `on_socket_closing`, `on_socket_closed`, `handle_timeout`, …), then
+//! drain [`Client::poll_output`] and sleep until [`Client::poll_timeout`].
+//!
+//! The I/O layer writes an [`Output::Send`] only to a socket that is open. A socket
+//! that stops being writable before its close event (the server's close frame
+//! arrived: the browser's `readyState` is `CLOSING`) is reported with
+//! [`Client::on_socket_closing`]; a frame the layer could not write is handed back
+//! with [`Client::on_send_refused`]. Either way nothing is lost: the frames wait for
+//! the next connection.
 //!
 //! ```
 //! use serde_json::json;
@@ -108,6 +115,11 @@ pub struct ClientConfig {
     pub token_provider: bool,
     /// Silence tolerated past `heartbeat_ms`, in ms. Default: `heartbeat_ms / 2`.
     pub heartbeat_grace_ms: Option<u64>,
+    /// How long a socket that can no longer be written (see
+    /// [`Client::on_socket_closing`]) may take to report its close, in ms; past it
+    /// the client gives up on the socket and handles it as a 1006. Default: 5000
+    /// (browsers report such a close within about 2 s).
+    pub closing_timeout_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -123,6 +135,7 @@ impl Default for ClientConfig {
             token: None,
             token_provider: false,
             heartbeat_grace_ms: None,
+            closing_timeout_ms: 5_000,
         }
     }
 }
@@ -236,7 +249,8 @@ pub enum Output<D> {
         /// Close reason.
         reason: String,
     },
-    /// Send a frame on the socket.
+    /// Send a frame on the socket if it is open; if it is not, hand the frame back
+    /// with [`Client::on_send_refused`].
     Send {
         /// The socket.
         socket: SocketId,

@@ -82,6 +82,30 @@ impl<D: Payload> Client<D> {
         self.after_close(socket, code, reason.to_owned(), retry_after_ms);
     }
 
+    /// The socket can no longer be written although its close event has not come
+    /// (in a browser: `readyState` is `CLOSING` because the server's close frame
+    /// arrived). The state leaves `open` at once and nothing more is written to the
+    /// socket: sends and requests wait in the buffer for the next connection. Frames
+    /// still arriving on it are handled. Its close event then applies the close-code
+    /// policy; if none comes within `closing_timeout_ms`, it is handled as a 1006.
+    pub fn on_socket_closing(&mut self, socket: SocketId, now: Millis) {
+        self.tick(now);
+        if self.phase.socket() == Some(socket) {
+            self.enter_closing(socket);
+        }
+    }
+
+    pub(super) fn enter_closing(&mut self, socket: SocketId) {
+        if let Phase::Closing { .. } = self.phase {
+            return;
+        }
+        self.ping = None;
+        self.set_phase(Phase::Closing {
+            socket,
+            deadline: self.now + self.config.closing_timeout_ms,
+        });
+    }
+
     /// Closes the live socket ourselves and handles it like a close with `code`.
     pub(super) fn fail_socket(&mut self, socket: SocketId, code: u16, reason: &str) {
         self.outputs.push_back(Output::CloseSocket {

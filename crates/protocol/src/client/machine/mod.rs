@@ -47,6 +47,11 @@ enum Phase {
         /// A liveness check is waiting for any frame until then.
         probe: Option<Millis>,
     },
+    /// The socket can no longer be written (the server's close frame arrived, so the
+    /// browser says it is closing) but its close event, which carries the close code
+    /// the policy needs, has not come yet. Frames received are still handled; frames
+    /// to send are buffered for the next connection.
+    Closing { socket: SocketId, deadline: Millis },
     /// Waiting to reconnect.
     Reconnecting { at: Millis },
     /// Final (until `connect()`).
@@ -64,6 +69,7 @@ impl Phase {
             Self::FetchingToken {
                 after_unauthorized: true,
             }
+            | Self::Closing { .. }
             | Self::Reconnecting { .. } => ClientState::Reconnecting,
             Self::Handshaking { .. } => ClientState::Handshaking,
             Self::Open { .. } => ClientState::Open,
@@ -75,7 +81,8 @@ impl Phase {
         match self {
             Self::Connecting { socket, .. }
             | Self::Handshaking { socket, .. }
-            | Self::Open { socket, .. } => Some(socket),
+            | Self::Open { socket, .. }
+            | Self::Closing { socket, .. } => Some(socket),
             _ => None,
         }
     }
@@ -193,9 +200,9 @@ impl<D: Payload> Client<D> {
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let phase = match self.phase {
-            Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline, .. } => {
-                Some(deadline)
-            }
+            Phase::Connecting { deadline, .. }
+            | Phase::Handshaking { deadline, .. }
+            | Phase::Closing { deadline, .. } => Some(deadline),
             Phase::Open {
                 next_ping,
                 stable_at,

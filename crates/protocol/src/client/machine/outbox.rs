@@ -1,8 +1,11 @@
-//! Frames written to the open socket now, or buffered (bounded) until the next welcome.
+//! Frames written to the open socket now, or buffered (bounded) until the next
+//! welcome; frames the socket could not take come back to the buffer.
 
-use super::{Client, Phase};
+use std::collections::VecDeque;
+
+use super::{Client, Phase, Purpose};
 use crate::client::{Millis, Output, Payload, SendError, SendOutcome, SocketId};
-use crate::Frame;
+use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {
     /// Sends an application frame now, or buffers it until the next welcome.
@@ -41,5 +44,57 @@ impl<D: Payload> Client<D> {
         }
         self.stats.sent += 1;
         self.outputs.push_back(Output::Send { socket, frame });
+    }
+
+    /// The I/O layer could not write `frame` (its [`Output::Send`]) because the
+    /// socket is no longer open. The socket counts as closing (see
+    /// [`Client::on_socket_closing`]); the frame and every later frame for that
+    /// socket not yet carried out go back to the front of the buffer, in order,
+    /// and are sent after the next welcome. Requests among them are not failed by
+    /// the drop: they are sent again. (`hello`, pings and room re-joins belong to
+    /// one connection and are dropped: the next one makes its own.)
+    pub fn on_send_refused(&mut self, socket: SocketId, frame: Frame<D>, now: Millis) {
+        self.tick(now);
+        if self.phase.socket() != Some(socket) {
+            return;
+        }
+        let mut returned = VecDeque::new();
+        self.take_back(socket, frame, &mut returned);
+        for output in std::mem::take(&mut self.outputs) {
+            match output {
+                Output::Send { socket: s, frame } if s == socket => {
+                    self.take_back(socket, frame, &mut returned);
+                }
+                other => self.outputs.push_back(other),
+            }
+        }
+        while let Some(frame) = returned.pop_back() {
+            self.outbox.push_front(frame);
+        }
+        self.enter_closing(socket);
+    }
+
+    /// Undoes [`Client::transmit`] for one frame that never reached the socket.
+    fn take_back(&mut self, socket: SocketId, frame: Frame<D>, returned: &mut VecDeque<Frame<D>>) {
+        self.stats.sent = self.stats.sent.saturating_sub(1);
+        if frame.kind == kind::HELLO || frame.kind == kind::PING {
+            return;
+        }
+        if let Some(id) = &frame.id {
+            let rejoin = self
+                .pending
+                .iter()
+                .any(|(p, pending)| p == id && matches!(pending.purpose, Purpose::Rejoin(_)));
+            if rejoin {
+                self.take_pending(|p| p == id);
+                return;
+            }
+            for (_, pending) in self.pending.iter_mut().filter(|(p, _)| p == id) {
+                if pending.sent_on == Some(socket) {
+                    pending.sent_on = None;
+                }
+            }
+        }
+        returned.push_back(frame);
     }
 }

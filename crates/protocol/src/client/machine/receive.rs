@@ -40,6 +40,8 @@ impl<D: Payload> Client<D> {
                 }
             }
             kind::PONG => {}
+            // A welcome outside the handshake (say, on a closing socket) changes nothing.
+            kind::WELCOME => {}
             kind::ACK | kind::REPLY | kind::ERROR => self.on_answer(frame),
             _ => self.event(Event::Push(frame)),
         }

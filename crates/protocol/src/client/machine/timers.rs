@@ -122,6 +122,9 @@ impl<D: Payload> Client<D> {
                     probe,
                 };
             }
+            Phase::Closing { socket, deadline } if deadline <= now => {
+                self.fail_socket(socket, 1006, "the socket did not report its close");
+            }
             Phase::Reconnecting { at } if at <= now => self.begin_connect(false),
             _ => {}
         }
