@@ -56,6 +56,16 @@ fn run_id() -> String {
     ((js_sys::Math::random() * 1e12) as u64).to_string()
 }
 
+/// What the misbehaving server saw in `run`: `{connections, close_codes}`.
+async fn misbehaving_report(run: &str) -> JsValue {
+    let socket = web_sys::WebSocket::new(&misbehaving_url("/report", run)).unwrap();
+    let ask = Function::new_with_args("event", "event.target.send('report')");
+    socket.set_onopen(Some(&ask));
+    let message = Promise::new(&mut |resolve, _| socket.set_onmessage(Some(&resolve)));
+    let event = settle(message, 5_000).await.expect("a report");
+    json(&get(&event, "data").as_string().unwrap())
+}
+
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap()
 }
@@ -598,4 +608,45 @@ async fn a_close_frame_on_a_connection_the_server_keeps_open_stops_sends_at_once
         ]
     );
     client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_welcome_the_sdk_cannot_read_is_an_error_then_4400_and_a_reconnect() {
+    for (variant, field) in [("no-epoch", "epoch"), ("wrong-type", "heartbeat_ms")] {
+        let run = run_id();
+        let url = format!(
+            "{}&variant={variant}",
+            misbehaving_url("/bad-welcome", &run)
+        );
+        let token = format!("bad-welcome-{run}");
+        let options = json(&format!(
+            r#"{{"token":"{token}","backoff":{{"initialMs":200,"jitter":0}}}}"#
+        ));
+        let client = Client::new(url, &options).unwrap();
+        let errors = Recorder::on(&client, "error");
+        let reconnecting = Recorder::on(&client, "reconnecting");
+        // The reconnect reaches the real server, whose welcome resolves connect().
+        let welcome = ok(client.connect()).await;
+        assert_eq!(get(&welcome, "user_id"), token.as_str());
+
+        assert_eq!(errors.len(), 1, "{variant}");
+        let error = errors.arg(0, 0);
+        assert_eq!(get(&error, "code"), "bad_welcome", "{variant}");
+        let message = get(&error, "message").as_string().unwrap();
+        assert!(message.contains(field), "{variant}: {message}");
+        assert_eq!(reconnecting.len(), 1, "{variant}");
+        let event = reconnecting.arg(0, 0);
+        assert_eq!(get(&event, "code"), 4400, "{variant}");
+        assert_eq!(get(&event, "attempt"), 1, "{variant}");
+        assert_eq!(get(&event, "delayMs"), 200, "{variant}: backoff");
+
+        let report = misbehaving_report(&run).await;
+        assert_eq!(
+            JSON::stringify(&get(&report, "close_codes")).unwrap(),
+            "[4400]",
+            "{variant}: the socket was closed with 4400"
+        );
+        assert_eq!(get(&report, "connections"), 2, "{variant}");
+        client.close();
+    }
 }

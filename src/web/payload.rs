@@ -47,17 +47,23 @@ pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
 }
 
 impl Payload for JsPayload {
-    fn to_welcome(&self) -> Option<Welcome> {
+    fn to_welcome(&self) -> Result<Welcome, String> {
         let d = &self.value;
-        Some(Welcome {
-            connection_id: string(d, "connection_id")?,
-            user_id: string(d, "user_id")?,
-            session: string(d, "session")?,
-            epoch: string(d, "epoch")?,
-            heartbeat_ms: unsigned(d, "heartbeat_ms")?,
-            max_message_bytes: unsigned(d, "max_message_bytes")?,
-            resumed: get(d, "resumed").as_bool()?,
-            protocol: unsigned(d, "protocol")? as u32,
+        let text = |key: &str| string(d, key).ok_or_else(|| format!("`{key}` is not a string"));
+        let count = |key: &str| {
+            unsigned(d, key).ok_or_else(|| format!("`{key}` is not an unsigned integer"))
+        };
+        Ok(Welcome {
+            connection_id: text("connection_id")?,
+            user_id: text("user_id")?,
+            session: text("session")?,
+            epoch: text("epoch")?,
+            heartbeat_ms: count("heartbeat_ms")?,
+            max_message_bytes: count("max_message_bytes")?,
+            resumed: get(d, "resumed")
+                .as_bool()
+                .ok_or_else(|| "`resumed` is not a boolean".to_owned())?,
+            protocol: count("protocol")? as u32,
         })
     }
 

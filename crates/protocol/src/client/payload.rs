@@ -5,8 +5,9 @@ use crate::{Hello, Resumed, Welcome};
 
 /// A frame payload (`data`) the client core can inspect.
 pub trait Payload: Clone {
-    /// The payload as a welcome, if it is one.
-    fn to_welcome(&self) -> Option<Welcome>;
+    /// The payload as a welcome, or what makes it unreadable (a required field
+    /// missing or of the wrong type).
+    fn to_welcome(&self) -> Result<Welcome, String>;
     /// The payload as a `resumed` report, if it is one.
     fn to_resumed(&self) -> Option<Resumed>;
     /// `(code, message)` of an `error` payload.
@@ -19,8 +20,8 @@ pub trait Payload: Clone {
 
 #[cfg(feature = "json")]
 impl Payload for serde_json::Value {
-    fn to_welcome(&self) -> Option<Welcome> {
-        serde_json::from_value(self.clone()).ok()
+    fn to_welcome(&self) -> Result<Welcome, String> {
+        serde_json::from_value(self.clone()).map_err(|e| e.to_string())
     }
     fn to_resumed(&self) -> Option<Resumed> {
         serde_json::from_value(self.clone()).ok()

@@ -3,7 +3,10 @@
 
 use super::{Client, Phase};
 use crate::client::{Event, Millis, Output, Payload, SocketId};
-use crate::{kind, Frame, Hello};
+use crate::{kind, CloseCode, Frame, Hello};
+
+/// The `error` event code of a welcome the client cannot read.
+const BAD_WELCOME: &str = "bad_welcome";
 
 impl<D: Payload> Client<D> {
     /// The socket opened: send `hello`.
@@ -32,9 +35,25 @@ impl<D: Payload> Client<D> {
     }
 
     pub(super) fn on_welcome(&mut self, socket: SocketId, frame: &Frame<D>) {
-        let Some(welcome) = frame.data.as_ref().and_then(Payload::to_welcome) else {
-            self.server_error(frame);
-            return;
+        let welcome = match frame.data.as_ref().map(Payload::to_welcome) {
+            Some(Ok(welcome)) => welcome,
+            problem => {
+                // Never ignored: waiting for the welcome timeout would hide the fault.
+                let why = match problem {
+                    Some(Err(why)) => why,
+                    _ => "no data".to_owned(),
+                };
+                self.event(Event::Error {
+                    code: BAD_WELCOME.to_owned(),
+                    message: format!("the server's welcome cannot be read: {why}"),
+                });
+                self.fail_socket(
+                    socket,
+                    CloseCode::TooManyProtocolErrors.code(),
+                    "bad welcome",
+                );
+                return;
+            }
         };
         if self.epoch.as_deref() != Some(welcome.epoch.as_str()) {
             // Another epoch: every seq we know is void.
