@@ -24,6 +24,11 @@ pub struct Gauges {
     pub users: usize,
     /// Rooms with at least one local member.
     pub rooms: usize,
+    /// Rooms whose seq and history this process holds (members or not); bounded by
+    /// live rooms through the room TTL. 0 with a shared backplane.
+    pub rooms_retained: usize,
+    /// Bytes of room history this process holds (bounded by the history budget).
+    pub history_bytes: usize,
 }
 
 pub(crate) fn inc(counter: &AtomicU64) {
@@ -49,6 +54,16 @@ impl Metrics {
                 "wsguard_rooms",
                 "Rooms with at least one member on this node.",
                 gauges.rooms,
+            ),
+            (
+                "wsguard_rooms_retained",
+                "Rooms whose seq and history this process holds.",
+                gauges.rooms_retained,
+            ),
+            (
+                "wsguard_history_bytes",
+                "Bytes of room history this process holds.",
+                gauges.history_bytes,
             ),
         ];
         for (name, help, value) in gauges {

@@ -1,69 +1,52 @@
 //! The in-process backplane: one node, sequences and history in memory.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use wsguard_protocol::RoomName;
 
+use super::room_logs::{RoomLimits, RoomLogs};
 use super::{Backplane, BackplaneError, Draft, Replay, RoomMessage, SessionGrant};
 use crate::sessions::Sessions;
 
-#[derive(Debug, Default)]
-struct RoomLog {
-    seq: u64,
-    history: VecDeque<RoomMessage>,
-}
-
 /// Sequences and bounded history kept in this process; the epoch is chosen at
-/// construction, so a restart voids every seq clients know.
+/// construction, so a restart voids every seq clients know. Memory is bounded by
+/// live rooms: an empty room idle for the room TTL is forgotten, and history as a
+/// whole fits a byte budget.
 #[derive(Debug)]
 pub struct MemoryBackplane {
     epoch: String,
-    history: usize,
-    rooms: Mutex<HashMap<RoomName, RoomLog>>,
+    rooms: Mutex<RoomLogs>,
     sessions: Mutex<Sessions>,
 }
 
 impl MemoryBackplane {
     /// A backplane keeping up to `history` messages per room (0 = none) under
     /// `epoch`, and sessions resumable for `session_ttl` after their last connection.
+    /// Empty rooms are kept for `session_ttl` too, and history for at most 64 MiB.
     pub fn new(epoch: String, history: usize, session_ttl: Duration) -> Self {
+        Self::with_limits(
+            epoch,
+            RoomLimits {
+                history,
+                history_bytes: 64 << 20,
+                room_ttl: session_ttl,
+            },
+            session_ttl,
+        )
+    }
+
+    pub(crate) fn with_limits(epoch: String, limits: RoomLimits, session_ttl: Duration) -> Self {
         Self {
             epoch,
-            history,
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(RoomLogs::new(limits)),
             sessions: Mutex::new(Sessions::new(session_ttl)),
         }
     }
 
-    fn append_now(&self, room: &RoomName, draft: &Draft) -> RoomMessage {
-        let mut rooms = self.rooms.lock().expect("backplane lock poisoned");
-        let log = rooms.entry(room.clone()).or_default();
-        log.seq += 1;
-        let message = RoomMessage::new(
-            room.clone(),
-            log.seq,
-            draft.ts,
-            draft.from.as_deref(),
-            &draft.data,
-        );
-        if self.history > 0 {
-            if log.history.len() == self.history {
-                log.history.pop_front();
-            }
-            log.history.push_back(message.clone());
-        }
-        message
-    }
-
-    fn replay_now(&self, room: &RoomName, after_seq: u64) -> Replay {
-        let rooms = self.rooms.lock().expect("backplane lock poisoned");
-        match rooms.get(room) {
-            Some(log) => Replay::from_log(log.seq, after_seq, log.history.iter().cloned()),
-            None => Replay::from_log(0, after_seq, []),
-        }
+    fn rooms(&self) -> std::sync::MutexGuard<'_, RoomLogs> {
+        self.rooms.lock().expect("backplane lock poisoned")
     }
 }
 
@@ -99,17 +82,12 @@ impl Backplane for MemoryBackplane {
         room: &RoomName,
         draft: Draft,
     ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
-        let message = self.append_now(room, &draft);
-        Box::pin(async move { Ok(message) })
+        let message = self.rooms().append(room, &draft, Instant::now());
+        Box::pin(async move { Ok::<RoomMessage, _>(message) })
     }
 
     fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {
-        let seq = self
-            .rooms
-            .lock()
-            .expect("backplane lock poisoned")
-            .get(room)
-            .map_or(0, |log| log.seq);
+        let seq = self.rooms().current_seq(room);
         Box::pin(async move { Ok(seq) })
     }
 
@@ -118,8 +96,30 @@ impl Backplane for MemoryBackplane {
         room: &RoomName,
         after_seq: u64,
     ) -> BoxFuture<'_, Result<Replay, BackplaneError>> {
-        let replay = self.replay_now(room, after_seq);
+        let replay: Replay = self.rooms().replay(room, after_seq);
         Box::pin(async move { Ok(replay) })
+    }
+
+    fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        self.rooms().occupy(room, Instant::now());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
+        self.rooms().vacate(room, Instant::now());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn maintain(&self) -> BoxFuture<'_, ()> {
+        let expired = self.rooms().expire(Instant::now());
+        if expired > 0 {
+            tracing::debug!(expired, "forgot idle rooms");
+        }
+        Box::pin(async {})
+    }
+
+    fn footprint(&self) -> Option<(usize, usize)> {
+        Some(self.rooms().footprint())
     }
 }
 

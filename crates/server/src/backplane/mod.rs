@@ -11,6 +11,7 @@
 
 mod memory;
 mod redis;
+mod room_logs;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use wsguard_protocol::{kind, Frame, RoomName};
 
 pub use memory::MemoryBackplane;
 pub use redis::RedisBackplane;
+pub(crate) use room_logs::RoomLimits;
 
 /// A room message as published: sequenced, stamped, serialized once.
 #[derive(Debug, Clone)]
@@ -233,6 +235,17 @@ pub trait Backplane: Send + Sync + 'static {
         let _ = room;
         Box::pin(async { Ok(()) })
     }
+
+    /// Periodic upkeep, called every quarter of the room TTL: forget rooms idle for
+    /// the TTL (in memory), keep rooms with local members alive (in a shared store).
+    fn maintain(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// Rooms and bytes of history this process holds, where it holds them.
+    fn footprint(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 impl<B: Backplane + ?Sized> Backplane for Arc<B> {
@@ -275,5 +288,11 @@ impl<B: Backplane + ?Sized> Backplane for Arc<B> {
     }
     fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         (**self).unsubscribe(room)
+    }
+    fn maintain(&self) -> BoxFuture<'_, ()> {
+        (**self).maintain()
+    }
+    fn footprint(&self) -> Option<(usize, usize)> {
+        (**self).footprint()
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use wsguard_protocol::RoomName;
 
 use crate::auth::Authenticator;
-use crate::backplane::{Backplane, Delivery, MemoryBackplane};
+use crate::backplane::{Backplane, Delivery, MemoryBackplane, RoomLimits};
 use crate::config::ServerConfig;
 use crate::metrics::{Gauges, Metrics};
 use crate::outbound::Outbound;
@@ -70,7 +70,12 @@ impl std::fmt::Debug for Manager {
 impl Manager {
     /// A manager with the in-memory backplane (single process).
     pub fn new(config: ServerConfig, hooks: Vec<ConnectHook>) -> Self {
-        let backplane = MemoryBackplane::new(random_hex(8), config.history, config.session_ttl);
+        let limits = RoomLimits {
+            history: config.history,
+            history_bytes: config.history_bytes,
+            room_ttl: config.room_ttl,
+        };
+        let backplane = MemoryBackplane::with_limits(random_hex(8), limits, config.session_ttl);
         Self::with_backplane(config, hooks, Arc::new(backplane), None)
     }
 
@@ -109,6 +114,7 @@ impl Manager {
         if let Some(remote) = remote {
             manager.spawn_remote_deliveries(remote);
         }
+        manager.spawn_maintenance();
         manager
     }
 
@@ -138,11 +144,38 @@ impl Manager {
     /// Current gauges.
     pub fn gauges(&self) -> Gauges {
         let registry = self.registry();
+        let (rooms_retained, history_bytes) = self.inner.backplane.footprint().unwrap_or((0, 0));
         Gauges {
             connections: registry.connection_count(),
             users: registry.user_count(),
             rooms: registry.room_count(),
+            rooms_retained,
+            history_bytes,
         }
+    }
+
+    /// Runs the backplane's upkeep every quarter of the room TTL (forgetting idle
+    /// rooms), for as long as the manager lives.
+    fn spawn_maintenance(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let period = (self.inner.config.room_ttl / 4).clamp(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_secs(60),
+        );
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let backplane = inner.backplane.clone();
+                drop(inner);
+                backplane.maintain().await;
+            }
+        });
     }
 
     /// Prometheus text for `/metrics`.
