@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::backplane::RedisBackplane;
+use crate::backplane::{RedisBackplane, RedisLimits};
 
 use crate::config::ServerConfig;
 use crate::manager::Manager;
@@ -64,14 +64,15 @@ impl ServerBuilder {
             None => Manager::new(self.config, self.hooks),
             Some(url) => {
                 let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
-                let backplane = RedisBackplane::connect(
-                    &url,
+                let limits = RedisLimits::new(
                     self.config.history,
                     self.config.session_ttl,
-                    deliveries,
-                )
-                .await
-                .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;
+                    self.config.room_ttl,
+                    self.config.backplane_timeout,
+                );
+                let backplane = RedisBackplane::connect(&url, limits, deliveries)
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;
                 Manager::with_backplane(
                     self.config,
                     self.hooks,

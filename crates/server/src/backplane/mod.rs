@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use wsguard_protocol::{kind, Frame, RoomName};
 
 pub use memory::MemoryBackplane;
-pub use redis::RedisBackplane;
+pub use redis::{RedisBackplane, RedisLimits};
 pub(crate) use room_logs::RoomLimits;
 
 /// A room message as published: sequenced, stamped, serialized once.

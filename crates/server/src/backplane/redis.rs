@@ -36,6 +36,8 @@ if keep > 0 then
   redis.call('RPUSH', KEYS[2], text)
   redis.call('LTRIM', KEYS[2], -keep, -1)
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', KEYS[3], ARGV[4] .. '\n' .. text)
 return seq
 ";
@@ -88,12 +90,47 @@ struct Subscriptions {
     rooms: Mutex<HashSet<RoomName>>,
 }
 
+/// How a [`RedisBackplane`] bounds what it holds and how long it waits.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RedisLimits {
+    /// Messages kept per room (0 = none).
+    pub history: usize,
+    /// How long a detached session stays resumable.
+    pub session_ttl: Duration,
+    /// A room's keys expire after this without a publish, unless some node has
+    /// members in it (nodes refresh the rooms they are subscribed to).
+    pub room_ttl: Duration,
+    /// Longest wait on any Redis call, and the deadline for the Pub/Sub link to
+    /// answer its liveness ping.
+    pub timeout: Duration,
+}
+
+impl RedisLimits {
+    /// Limits with these values.
+    pub fn new(
+        history: usize,
+        session_ttl: Duration,
+        room_ttl: Duration,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            history,
+            session_ttl,
+            room_ttl,
+            timeout,
+        }
+    }
+}
+
 /// Rooms, history and sessions shared by every server connected to one Redis.
 pub struct RedisBackplane {
     node: String,
     epoch: String,
     history: usize,
     session_ttl: Duration,
+    room_ttl: Duration,
+    timeout: Duration,
     conn: ConnectionManager,
     subscriptions: Arc<Subscriptions>,
     reader: JoinHandle<()>,
@@ -122,15 +159,16 @@ impl RedisBackplane {
     /// and starts forwarding messages of subscribed rooms to `deliveries`.
     pub async fn connect(
         url: &str,
-        history: usize,
-        session_ttl: Duration,
+        limits: RedisLimits,
         deliveries: RemoteMessages,
     ) -> Result<Self, BackplaneError> {
+        let timeout = limits.timeout;
         let client = redis::Client::open(url).map_err(|e| failed(&e))?;
-        let mut conn = client
-            .get_connection_manager()
-            .await
-            .map_err(|e| failed(&e))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_max_delay(Duration::from_secs(2));
+        let mut conn = bounded(timeout, client.get_connection_manager_with_config(config)).await?;
         let mut rng = rand::rng();
         let candidate: String = (0..8)
             .map(|_| format!("{:02x}", rng.random::<u8>()))
@@ -138,16 +176,9 @@ impl RedisBackplane {
         let node: String = (0..4)
             .map(|_| format!("{:02x}", rng.random::<u8>()))
             .collect();
-        let _: bool = conn
-            .set_nx(EPOCH_KEY, &candidate)
-            .await
-            .map_err(|e| failed(&e))?;
-        let epoch: String = conn.get(EPOCH_KEY).await.map_err(|e| failed(&e))?;
-        let (sink, stream) = client
-            .get_async_pubsub()
-            .await
-            .map_err(|e| failed(&e))?
-            .split();
+        let _: bool = bounded(timeout, conn.set_nx(EPOCH_KEY, &candidate)).await?;
+        let epoch: String = bounded(timeout, conn.get(EPOCH_KEY)).await?;
+        let (sink, stream) = bounded(timeout, client.get_async_pubsub()).await?.split();
         let subscriptions = Arc::new(Subscriptions {
             sink: tokio::sync::Mutex::new(sink),
             rooms: Mutex::new(HashSet::new()),
@@ -158,12 +189,15 @@ impl RedisBackplane {
             node.clone(),
             subscriptions.clone(),
             deliveries,
+            timeout,
         ));
         Ok(Self {
             node,
             epoch,
-            history,
-            session_ttl,
+            history: limits.history,
+            session_ttl: limits.session_ttl,
+            room_ttl: limits.room_ttl,
+            timeout,
             conn,
             subscriptions,
             reader,
@@ -174,18 +208,50 @@ impl RedisBackplane {
     }
 }
 
-/// Forwards the messages of subscribed rooms, in Pub/Sub order. When the Pub/Sub
-/// connection is lost, reconnects with backoff, restores every subscription, and asks
-/// the manager to resync those rooms (their members resume from history).
+/// Waits at most `timeout` for a Redis call; a silent link is an error, not a hang.
+async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, BackplaneError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result.map_err(|e| failed(&e)),
+        Err(_) => Err(BackplaneError(format!(
+            "Redis did not answer within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// Forwards the messages of subscribed rooms, in Pub/Sub order, and pings the link
+/// every `timeout`: a link that errors, ends, or leaves a ping unanswered for
+/// `timeout` (a blackholed connection) is replaced with backoff, every
+/// subscription is restored, and the manager is asked to resync those rooms
+/// (their members resume from history).
 async fn read_messages(
     client: redis::Client,
     mut stream: PubSubStream,
     node: String,
     subscriptions: Arc<Subscriptions>,
     deliveries: RemoteMessages,
+    timeout: Duration,
 ) {
     loop {
-        while let Some(message) = stream.next().await {
+        let mut liveness = tokio::time::interval_at(tokio::time::Instant::now() + timeout, timeout);
+        loop {
+            let message = tokio::select! {
+                message = stream.next() => message,
+                _ = liveness.tick() => {
+                    let ping = async { subscriptions.sink.lock().await.ping::<String>().await };
+                    match bounded(timeout, ping).await {
+                        Ok(_) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Redis Pub/Sub link silent");
+                            break;
+                        }
+                    }
+                }
+            };
+            let Some(message) = message else { break };
             let payload = String::from_utf8_lossy(message.get_payload_bytes()).into_owned();
             let Some((origin, text)) = payload.split_once('\n') else {
                 continue;
@@ -210,7 +276,7 @@ async fn read_messages(
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
-            let (mut sink, new_stream) = match client.get_async_pubsub().await {
+            let (mut sink, new_stream) = match bounded(timeout, client.get_async_pubsub()).await {
                 Ok(pubsub) => pubsub.split(),
                 Err(e) => {
                     tracing::warn!(error = %e, "Redis Pub/Sub reconnect failed");
@@ -228,7 +294,7 @@ async fn read_messages(
                 .collect();
             let mut restored = true;
             for room in &rooms {
-                if let Err(e) = sink.subscribe(channel(room)).await {
+                if let Err(e) = bounded(timeout, sink.subscribe(channel(room))).await {
                     tracing::warn!(error = %e, "Redis resubscribe failed");
                     restored = false;
                     break;
@@ -265,18 +331,16 @@ impl Backplane for RedisBackplane {
         Box::pin(async move {
             let parts = FrameParts::new(&room, draft.ts, draft.from.as_deref(), &draft.data);
             let mut conn = self.conn.clone();
-            let seq: u64 = self
-                .append
-                .key(seq_key(&room))
+            let mut invocation = self.append.key(seq_key(&room));
+            invocation
                 .key(history_key(&room))
                 .key(channel(&room))
                 .arg(&parts.prefix)
                 .arg(&parts.suffix)
                 .arg(self.history)
                 .arg(format!("{}:{}", self.node, draft.tag))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| failed(&e))?;
+                .arg(self.room_ttl.as_millis() as u64);
+            let seq: u64 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
             let text = parts.with_seq(seq).into();
             Ok(RoomMessage {
                 room,
@@ -292,7 +356,7 @@ impl Backplane for RedisBackplane {
         let key = seq_key(room);
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let seq: Option<u64> = conn.get(key).await.map_err(|e| failed(&e))?;
+            let seq: Option<u64> = bounded(self.timeout, conn.get(key)).await?;
             Ok(seq.unwrap_or(0))
         })
     }
@@ -305,13 +369,10 @@ impl Backplane for RedisBackplane {
         let (seq_key, history_key) = (seq_key(room), history_key(room));
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let (seq, log): (Option<u64>, Vec<String>) = redis::pipe()
-                .atomic()
-                .get(seq_key)
-                .lrange(history_key, 0, -1)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| failed(&e))?;
+            let mut pipe = redis::pipe();
+            pipe.atomic().get(seq_key).lrange(history_key, 0, -1);
+            let (seq, log): (Option<u64>, Vec<String>) =
+                bounded(self.timeout, pipe.query_async(&mut conn)).await?;
             let log = log.iter().filter_map(|text| RoomMessage::parse(text));
             Ok(Replay::from_log(seq.unwrap_or(0), after_seq, log))
         })
@@ -320,10 +381,11 @@ impl Backplane for RedisBackplane {
     fn subscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         let room = room.clone();
         Box::pin(async move {
-            let mut sink = self.subscriptions.sink.lock().await;
-            sink.subscribe(channel(&room))
-                .await
-                .map_err(|e| failed(&e))?;
+            let subscribed = async {
+                let mut sink = self.subscriptions.sink.lock().await;
+                sink.subscribe(channel(&room)).await
+            };
+            bounded(self.timeout, subscribed).await?;
             self.subscriptions
                 .rooms
                 .lock()
@@ -336,15 +398,16 @@ impl Backplane for RedisBackplane {
     fn unsubscribe(&self, room: &RoomName) -> BoxFuture<'_, Result<(), BackplaneError>> {
         let room = room.clone();
         Box::pin(async move {
-            let mut sink = self.subscriptions.sink.lock().await;
             self.subscriptions
                 .rooms
                 .lock()
                 .expect("subscriptions lock poisoned")
                 .remove(&room);
-            sink.unsubscribe(channel(&room))
-                .await
-                .map_err(|e| failed(&e))
+            let unsubscribed = async {
+                let mut sink = self.subscriptions.sink.lock().await;
+                sink.unsubscribe(channel(&room)).await
+            };
+            bounded(self.timeout, unsubscribed).await
         })
     }
 
@@ -359,15 +422,12 @@ impl Backplane for RedisBackplane {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let requested_key = session_key(requested.as_deref().unwrap_or(&fresh_id));
-            let resumed: u8 = self
-                .attach
-                .key(requested_key)
+            let mut invocation = self.attach.key(requested_key);
+            invocation
                 .key(session_key(&fresh_id))
                 .arg(&user)
-                .arg(ATTACHED_SESSION_LIFETIME.as_millis() as u64)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| failed(&e))?;
+                .arg(ATTACHED_SESSION_LIFETIME.as_millis() as u64);
+            let resumed: u8 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
             Ok(match (resumed, requested) {
                 (1, Some(id)) => SessionGrant { id, resumed: true },
                 _ => SessionGrant {
@@ -382,14 +442,40 @@ impl Backplane for RedisBackplane {
         let key = session_key(id);
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let _: i64 = self
-                .detach
-                .key(key)
-                .arg(self.session_ttl.as_millis() as u64)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| failed(&e))?;
+            let mut invocation = self.detach.key(key);
+            invocation.arg(self.session_ttl.as_millis() as u64);
+            let _: i64 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
             Ok(())
+        })
+    }
+
+    fn maintain(&self) -> BoxFuture<'_, ()> {
+        // Rooms with members on this node stay alive however long they go without a
+        // publish: their keys' TTL is refreshed here.
+        let rooms: Vec<RoomName> = self
+            .subscriptions
+            .rooms
+            .lock()
+            .expect("subscriptions lock poisoned")
+            .iter()
+            .cloned()
+            .collect();
+        Box::pin(async move {
+            if rooms.is_empty() {
+                return;
+            }
+            let ttl = self.room_ttl.as_millis() as i64;
+            let mut pipe = redis::pipe();
+            for room in &rooms {
+                pipe.pexpire(seq_key(room), ttl)
+                    .ignore()
+                    .pexpire(history_key(room), ttl)
+                    .ignore();
+            }
+            let mut conn = self.conn.clone();
+            if let Err(e) = bounded(self.timeout, pipe.query_async::<()>(&mut conn)).await {
+                tracing::warn!(error = %e, rooms = rooms.len(), "could not refresh room TTLs");
+            }
         })
     }
 }

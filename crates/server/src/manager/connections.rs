@@ -8,7 +8,7 @@ use wsguard_protocol::{kind, CloseCode, ErrorCode, Frame, Welcome, PROTOCOL_VERS
 use super::wire::{encode, error_frame, random_hex};
 use super::Manager;
 use crate::auth::Identity;
-use crate::backplane::SessionGrant;
+use crate::backplane::{BackplaneError, SessionGrant};
 use crate::metrics::inc;
 use crate::outbound::{CloseRequest, Outbound};
 use crate::registry::ConnId;
@@ -53,7 +53,7 @@ impl Manager {
         identity: &Identity,
         outbound: &Outbound,
         resume: Option<ResumeRequest<'_>>,
-    ) -> Opened {
+    ) -> Result<Opened, BackplaneError> {
         // Only an authenticated user can resume, and only within the same epoch.
         let resume = resume
             .filter(|r| identity.authenticated && r.epoch == self.epoch())
@@ -64,16 +64,12 @@ impl Manager {
             .backplane
             .attach_session(&identity.user_id, resume, fresh.clone())
             .await;
+        // Without its session store the server cannot promise what a welcome
+        // promises (resume, rooms): the caller refuses the hello with 1013.
         let SessionGrant {
             id: session,
             resumed,
-        } = grant.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "session store unavailable; starting a fresh session");
-            SessionGrant {
-                id: fresh,
-                resumed: false,
-            }
-        });
+        } = grant?;
         let welcome = Welcome {
             connection_id: connection_id.to_owned(),
             user_id: identity.user_id.clone(),
@@ -115,11 +111,11 @@ impl Manager {
         for hook in &self.inner.hooks {
             hook(&info, &mut router);
         }
-        Opened {
+        Ok(Opened {
             session,
             resumed,
             router,
-        }
+        })
     }
 
     /// Removes a connection from every index and detaches its session.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use wsguard_protocol::{RoomName, RoomResume};
 
 use super::{JoinError, Manager};
+use crate::backplane::BackplaneError;
 use crate::registry::ConnId;
 
 impl Manager {
@@ -113,14 +114,16 @@ impl Manager {
     }
 
     /// Re-joins the rooms of a `resume` and replays what each missed; returns the
-    /// `resumed` report. Rooms the user may not join are left out.
+    /// `resumed` report. Rooms the user may not join are left out. A backplane
+    /// failure fails the whole resume (the client must not believe it is in a room
+    /// it is not in).
     pub(crate) async fn resume_rooms(
         &self,
         conn: ConnId,
         user_id: &str,
         rooms: &BTreeMap<String, u64>,
         resumed: bool,
-    ) -> BTreeMap<String, RoomResume> {
+    ) -> Result<BTreeMap<String, RoomResume>, BackplaneError> {
         let mut report = BTreeMap::new();
         for (name, &last_seq) in rooms {
             let Ok(room) = RoomName::new(name.as_str()) else {
@@ -140,10 +143,11 @@ impl Manager {
                     to,
                     complete: false,
                 },
-                Err(_) => continue,
+                Err(JoinError::Forbidden | JoinError::NotConnected) => continue,
+                Err(JoinError::Backplane(e)) => return Err(e),
             };
             report.insert(name.clone(), entry);
         }
-        report
+        Ok(report)
     }
 }
