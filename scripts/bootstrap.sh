@@ -9,6 +9,7 @@ WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
 WASM_PACK_VERSION=0.15.1
 KOSOKU_VERSION=0.1.0
 WEBSOCKETS_VERSION=15.0.1
+GECKODRIVER_VERSION=0.37.1
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -19,16 +20,23 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# 2. Debian packages: headless Chromium + driver, Redis.
+# 2. Debian packages: headless Chromium + driver, Firefox ESR (the second browser
+#    engine of the browser tests; its driver is built below), Redis.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v firefox-esr >/dev/null || need_apt+=(firefox-esr)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# geckodriver 0.36+ drives Firefox >= 128 only.
+firefox_major=$(firefox-esr --version 2>/dev/null | sed -n 's/.* \([0-9]*\)\..*/\1/p')
+if [ "${firefox_major:-0}" -lt 128 ]; then
+  echo "Firefox ${firefox_major:-?} is too old for geckodriver $GECKODRIVER_VERSION (need >= 128)" >&2; exit 1
 fi
 # Debian's binaryen ships wasm-opt 108, which silently breaks release builds.
 if dpkg -s binaryen >/dev/null 2>&1; then
@@ -46,6 +54,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force --quiet \
     || cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force --quiet
+fi
+
+if [ "$(geckodriver --version 2>/dev/null | sed -n 1p)" != "geckodriver $GECKODRIVER_VERSION" ]; then
+  log "cargo install geckodriver $GECKODRIVER_VERSION"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --quiet \
+    || cargo install geckodriver --version "$GECKODRIVER_VERSION" --quiet
 fi
 
 # 4. npm tools (wasm-opt from binaryen@132, playwright-core, typescript), from package-lock.json.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Browser tests: the SDK (wasm-bindgen-test) in headless Chromium against a real
-# wsguard-server (run by a supervisor that lets a test restart it), a silent server
-# that accepts WebSockets but never welcomes, and a misbehaving server (a close frame
-# on a connection it keeps open, welcomes the SDK cannot read) that hands reconnects
-# over to the real server.
+# Browser tests: the SDK (wasm-bindgen-test, run by wasm-pack) in headless Chromium
+# and in headless Firefox, against a real wsguard-server (run by a supervisor that
+# lets a test restart it), a silent server that accepts WebSockets but never
+# welcomes, and a misbehaving server (a close frame on a connection it keeps open,
+# welcomes the SDK cannot read) that hands reconnects over to the real server.
+# Chromium reads its flags from webdriver.json; Firefox runs as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
@@ -37,4 +38,6 @@ export WSGUARD_TEST_URL="ws://127.0.0.1:$port/ws"
 export WSGUARD_TEST_SILENT_URL="ws://$(head -1 "$tmp/silent")/"
 export WSGUARD_TEST_CONTROL_URL="ws://127.0.0.1:$control/"
 export WSGUARD_TEST_MISBEHAVING_URL="ws://$(head -1 "$tmp/misbehaving")"
-cargo test -p wsguard --target wasm32-unknown-unknown "$@"
+# Both engines by default; WSGUARD_BROWSERS="--firefox" (or "--chrome") runs one while
+# working on a test. Arguments go to cargo test (e.g. `-- a_welcome` filters by name).
+wasm-pack test --headless ${WSGUARD_BROWSERS:---chrome --firefox} --mode no-install . -- "$@"

@@ -37,8 +37,12 @@ step "TypeScript declarations (tsc --noEmit over a consumer using every method)"
 tsc --noEmit --strict --target es2022 --module es2022 --moduleResolution bundler --lib esnext,dom tests/types/consumer.ts
 passed=$((passed + 1))
 
-step "browser tests (wasm-bindgen-test in headless Chromium against the real server)"
+step "browser tests (wasm-bindgen-test via wasm-pack in headless Chromium and Firefox against the real server)"
 scripts/browser-tests.sh 2>&1 | tee target/browser-tests.log
+engine_passed() { awk -v engine="$1" '$0 ~ "Running headless tests in " engine {on=1} on && /[0-9]+ passed/ {print $4; exit}' target/browser-tests.log; }
+chrome=$(engine_passed Chrome); firefox=$(engine_passed Firefox)
+echo "browser tests: Chromium ${chrome:-0} passed, Firefox ${firefox:-0} passed"
+[ "${chrome:-0}" -gt 0 ] && [ "${firefox:-0}" -gt 0 ] || { echo "a browser engine ran no tests"; exit 1; }
 browser=$(grep -Eo '[0-9]+ passed' target/browser-tests.log | awk '{s+=$1} END {print s+0}')
 passed=$((passed + browser))
 
