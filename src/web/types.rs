@@ -52,7 +52,7 @@ export interface ClientStats {
 
 /** Errors carry a stable `code` to branch on. */
 export interface WsguardError extends Error {
-  code: "queue_full" | "closed" | "timeout" | "disconnected" | "handler_error" | "invalid_url" | (string & {});
+  code: "queue_full" | "closed" | "timeout" | "disconnected" | "handler_error" | "invalid_url" | "bad_welcome" | (string & {});
   closeCode?: number;
 }
 
