@@ -8,7 +8,7 @@
 // faults.test.mjs; the summary numbers are printed and written to
 // target/e2e/faults-<scenario>.json.
 import { execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { Redis, freePort, launch, openPage, root, shots } from "./harness.mjs";
@@ -27,6 +27,19 @@ export function buildBinaries() {
   }
   execFileSync("cargo", ["build", "--quiet", "-p", "wsguard-server", "-p", "wsguard-faultproxy"],
     { cwd: root, stdio: "inherit", timeout: 20 * 60 * 1000 });
+}
+
+/** Which code ran: the commit, whether the product sources differed from it, when pkg/ was built. */
+function revision() {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "crates/protocol", "crates/server"], { cwd: root })
+      .toString().trim() !== "";
+    const pkg = statSync(path.join(root, "pkg", "wsguard_bg.wasm")).mtime.toISOString();
+    return `commit=${commit}${dirty ? "+uncommitted" : ""} pkg-built=${pkg}`;
+  } catch {
+    return "commit=unknown";
+  }
 }
 
 /** A wsguard-faultproxy process, started calm; `chaos` / `calm` switch the injection. */
@@ -207,7 +220,7 @@ export async function runScenario({ name, servers: serverCount, seed, seconds })
     if (serverCount > 1) {
       redis = await new Redis().start();
       for (let i = 0; i < serverCount; i++) {
-        redisProxies.push(await proxy(`redis-link-${i}`, redis.port, { everyMs: 5000, maxFaultMs: 6000 }));
+        redisProxies.push(await proxy(`redis-link-${i}`, redis.port, { everyMs: 4000, maxFaultMs: 6000 }));
       }
     }
     for (let i = 0; i < serverCount; i++) {
@@ -216,7 +229,7 @@ export async function runScenario({ name, servers: serverCount, seed, seconds })
     }
     const front = [];
     for (let i = 0; i < serverCount; i++) {
-      front.push(await proxy(`client-link-${i}`, servers[i].port, { everyMs: 4000, maxFaultMs: 6000 }));
+      front.push(await proxy(`client-link-${i}`, servers[i].port, { everyMs: 2500, maxFaultMs: 6000 }));
     }
 
     // 20 SDK clients in 4 pages, split across the servers; 4 of them publish.
@@ -237,7 +250,7 @@ export async function runScenario({ name, servers: serverCount, seed, seconds })
       specs.push(...pageSpecs);
       pages.push(page);
     }
-    log(name, `seed=${seed} seconds=${seconds} servers=${serverCount} clients=${specs.length} rooms=${rooms.length}`
+    log(name, `seed=${seed} seconds=${seconds} servers=${serverCount} clients=${specs.length} rooms=${rooms.length} ${revision()}`
       + ` (replay: FAULT_SEED=${seed}; logs: ${file("*.log")})`);
 
     // Traffic, then faults for `seconds`.

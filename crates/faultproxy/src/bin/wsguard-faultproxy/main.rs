@@ -40,7 +40,7 @@ struct Args {
     /// Seed of the fault schedule: one seed, one sequence of faults.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Mean time between the starts of two faults (each gap drawn from [every/2, 3·every/2]).
+    /// Mean quiet time from the end of one fault to the start of the next (each drawn from [every/2, 3·every/2]).
     #[arg(long, default_value_t = 3000)]
     every_ms: u64,
     /// Which faults to draw from (comma-separated).
@@ -54,7 +54,7 @@ struct Args {
     /// Shortest fault (resets are instants).
     #[arg(long, default_value_t = 300)]
     min_fault_ms: u64,
-    /// Longest fault (never more than 4/5 of the gap before the next one).
+    /// Longest fault.
     #[arg(long, default_value_t = 5000)]
     max_fault_ms: u64,
     /// Longest per-chunk delay of a delay burst.
@@ -105,7 +105,12 @@ impl Run {
             Kind::BlackholeUp => self.proxy.set_fault(Fault::BlackholeToUpstream),
             Kind::BlackholeDown => self.proxy.set_fault(Fault::BlackholeToClient),
             Kind::Delay => self.proxy.set_fault(Fault::Delay(step.delay)),
-            Kind::Refuse => self.proxy.set_fault(Fault::Refuse),
+            Kind::Refuse => {
+                // The upstream "goes away": what was connected is reset, and
+                // every reconnect is refused until the fault lifts.
+                self.proxy.set_fault(Fault::Refuse);
+                self.proxy.reset_all();
+            }
         }
         let delay = match step.kind {
             Kind::Delay => format!(",\"delay_ms\":{}", step.delay.as_millis()),
@@ -224,9 +229,10 @@ async fn main() -> ExitCode {
         tokio::select! {
             () = tokio::time::sleep_until(next_fault), if run.injecting => {
                 run.apply(pending);
-                lift_at = (pending.kind != Kind::Reset).then(|| Instant::now() + pending.duration);
-                next_fault = Instant::now() + pending.gap;
+                let end = Instant::now() + pending.duration;
+                lift_at = (pending.kind != Kind::Reset).then_some(end);
                 pending = schedule.next_step();
+                next_fault = end + pending.gap;
             }
             () = sleep_until(lift_at), if lift_at.is_some() => {
                 lift_at = None;

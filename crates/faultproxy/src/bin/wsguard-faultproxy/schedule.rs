@@ -18,7 +18,8 @@ pub(crate) enum Kind {
     BlackholeDown,
     /// Every chunk forwarded late.
     Delay,
-    /// New connections reset as soon as accepted.
+    /// The upstream goes away: live connections reset, new ones reset as soon
+    /// as accepted (refused) until the fault lifts.
     Refuse,
 }
 
@@ -48,10 +49,10 @@ impl Kind {
 /// One scheduled fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Step {
-    /// From the start of this fault to the start of the next one.
+    /// Quiet time (traffic flowing) before this fault starts.
     pub(crate) gap: Duration,
     pub(crate) kind: Kind,
-    /// How long the fault lasts (zero for a reset); always shorter than `gap`.
+    /// How long the fault lasts (zero for a reset).
     pub(crate) duration: Duration,
     /// For [`Kind::Delay`]: how late each chunk is forwarded.
     pub(crate) delay: Duration,
@@ -60,7 +61,7 @@ pub(crate) struct Step {
 /// Bounds of the schedule.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
-    /// The mean time between the starts of two faults; gaps are drawn from [every/2, 3·every/2].
+    /// The mean quiet time between two faults; gaps are drawn from [every/2, 3·every/2].
     pub(crate) every: Duration,
     pub(crate) min_fault: Duration,
     pub(crate) max_fault: Duration,
@@ -88,13 +89,7 @@ impl Schedule {
         let every = self.timing.every.as_millis().max(2) as u64;
         let gap = Duration::from_millis(self.rng.random_range(every / 2..=every * 3 / 2));
         let kind = self.kinds[self.rng.random_range(0..self.kinds.len())];
-        // Leave a fifth of the gap, at least, with the traffic flowing.
-        let longest = self
-            .timing
-            .max_fault
-            .min(gap * 4 / 5)
-            .max(self.timing.min_fault);
-        let duration = millis_between(&mut self.rng, self.timing.min_fault, longest);
+        let duration = millis_between(&mut self.rng, self.timing.min_fault, self.timing.max_fault);
         let delay = millis_between(
             &mut self.rng,
             Duration::from_millis(20),
@@ -152,18 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn faults_stay_within_their_bounds_and_end_before_the_next_one() {
+    fn faults_and_quiet_gaps_stay_within_their_bounds() {
         let mut s = Schedule::new(1, Kind::ALL.to_vec(), timing());
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
             let step = s.next_step();
             seen.insert(step.kind);
             assert!((1500..=4500).contains(&step.gap.as_millis()), "{step:?}");
-            assert!(step.duration < step.gap, "{step:?}");
             match step.kind {
                 Kind::Reset => assert_eq!(step.duration, Duration::ZERO),
                 Kind::Delay => assert!((20..=1500).contains(&step.delay.as_millis()), "{step:?}"),
-                _ => assert!(step.duration >= Duration::from_millis(300), "{step:?}"),
+                _ => assert!(
+                    (300..=5000).contains(&step.duration.as_millis()),
+                    "{step:?}"
+                ),
             }
         }
         assert_eq!(seen.len(), Kind::ALL.len(), "every kind comes up");
