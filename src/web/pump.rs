@@ -38,28 +38,26 @@ pub(super) fn notice_closing(shared: &Shared) {
 
 pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, event: SocketEvent) {
     let Some(shared) = weak.upgrade() else { return };
-    match event {
-        SocketEvent::Open => feed(&shared, |core, now| core.on_socket_open(socket, now)),
+    if let SocketEvent::Closed { .. } = event {
+        let mut inner = shared.borrow_mut();
+        if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
+            inner.socket = None;
+        }
+    }
+    feed(&shared, |core, now| match event {
+        SocketEvent::Open => core.on_socket_open(socket, now),
         SocketEvent::Text(text) => match convert::parse_frame(&text) {
-            Some(frame) => feed(&shared, |core, now| core.on_frame(socket, frame, now)),
+            Some(frame) => core.on_frame(socket, frame, now),
             None => web_sys::console::warn_1(
                 &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
             ),
         },
-        SocketEvent::Closing => feed(&shared, |core, now| core.on_socket_closing(socket, now)),
+        SocketEvent::Closing => core.on_socket_closing(socket, now),
         SocketEvent::Closed { code, reason } => {
-            {
-                let mut inner = shared.borrow_mut();
-                if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
-                    inner.socket = None;
-                }
-            }
             let retry_after = convert::retry_after(&reason);
-            feed(&shared, |core, now| {
-                core.on_socket_closed(socket, code, &reason, retry_after, now);
-            });
+            core.on_socket_closed(socket, code, &reason, retry_after, now);
         }
-    }
+    });
 }
 
 /// Carries out every pending output of the core, then arms the timer. User code

@@ -1,8 +1,6 @@
 //! Frames written to the open socket now, or buffered (bounded) until the next
 //! welcome; frames the socket could not take come back to the buffer.
 
-use std::collections::VecDeque;
-
 use super::{Client, Phase, Purpose};
 use crate::client::{Millis, Output, Payload, SendError, SendOutcome, SocketId};
 use crate::{kind, Frame};
@@ -58,7 +56,7 @@ impl<D: Payload> Client<D> {
         if self.phase.socket() != Some(socket) {
             return;
         }
-        let mut returned = VecDeque::new();
+        let mut returned = Vec::new();
         self.take_back(socket, frame, &mut returned);
         for output in std::mem::take(&mut self.outputs) {
             match output {
@@ -68,33 +66,32 @@ impl<D: Payload> Client<D> {
                 other => self.outputs.push_back(other),
             }
         }
-        while let Some(frame) = returned.pop_back() {
+        while let Some(frame) = returned.pop() {
             self.outbox.push_front(frame);
         }
         self.enter_closing(socket);
     }
 
     /// Undoes [`Client::transmit`] for one frame that never reached the socket.
-    fn take_back(&mut self, socket: SocketId, frame: Frame<D>, returned: &mut VecDeque<Frame<D>>) {
+    fn take_back(&mut self, socket: SocketId, frame: Frame<D>, returned: &mut Vec<Frame<D>>) {
         self.stats.sent = self.stats.sent.saturating_sub(1);
         if frame.kind == kind::HELLO || frame.kind == kind::PING {
             return;
         }
-        if let Some(id) = &frame.id {
-            let rejoin = self
-                .pending
-                .iter()
-                .any(|(p, pending)| p == id && matches!(pending.purpose, Purpose::Rejoin(_)));
-            if rejoin {
-                self.take_pending(|p| p == id);
+        let request = frame
+            .id
+            .as_ref()
+            .and_then(|id| self.pending.iter().position(|(p, _)| p == id));
+        if let Some(index) = request {
+            let pending = &mut self.pending[index].1;
+            if let Purpose::Rejoin(_) = pending.purpose {
+                self.pending.remove(index);
                 return;
             }
-            for (_, pending) in self.pending.iter_mut().filter(|(p, _)| p == id) {
-                if pending.sent_on == Some(socket) {
-                    pending.sent_on = None;
-                }
+            if pending.sent_on == Some(socket) {
+                pending.sent_on = None;
             }
         }
-        returned.push_back(frame);
+        returned.push(frame);
     }
 }
