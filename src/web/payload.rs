@@ -64,6 +64,7 @@ impl Payload for JsPayload {
                 .as_bool()
                 .ok_or_else(|| "`resumed` is not a boolean".to_owned())?,
             protocol: count("protocol")? as u32,
+            dedupe_ttl_ms: unsigned(d, "dedupe_ttl_ms"),
         })
     }
 

@@ -59,6 +59,10 @@ pub struct Frame<D = DefaultData> {
     /// The publishing user's id on a room message; absent when the server published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// On `publish`: an idempotency key (1–128 characters) scoped to (user, room);
+    /// a publish whose key the server remembers is not published again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// The default payload type: `serde_json::Value` with the `json` feature, `()` without.
@@ -79,6 +83,7 @@ impl<D> Frame<D> {
             ts: None,
             seq: None,
             from: None,
+            key: None,
         }
     }
 

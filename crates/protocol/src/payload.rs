@@ -48,6 +48,10 @@ pub struct Welcome {
     pub resumed: bool,
     /// Protocol version (1).
     pub protocol: u32,
+    /// How long the server remembers a publish's idempotency key, in ms (absent
+    /// from servers without exactly-once publish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedupe_ttl_ms: Option<u64>,
 }
 
 /// `resumed` data: per room, the range replayed.
@@ -96,8 +100,12 @@ pub struct LeaveAck {
 /// `ack` data for a `publish`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
-    /// The seq the message was given.
+    /// The seq the message was given (for a duplicate: the seq it got the first time).
     pub seq: u64,
+    /// `true` when the publish's key was already known: nothing was published again.
+    /// Absent on a first publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
 }
 
 #[cfg(all(test, feature = "json"))]

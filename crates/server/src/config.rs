@@ -55,6 +55,10 @@ pub struct ServerConfig {
     /// request body may take. No connection is ever kept 60 s without a byte
     /// from its client (WebSockets: `max(60 s, 2 × heartbeat + 5 s)`). Default: 10 s.
     pub http_timeout: Duration,
+    /// How long a publish's idempotency key is remembered. Default: 300 s.
+    pub dedupe_ttl: Duration,
+    /// Publish keys remembered per room at most (oldest forgotten first). Default: 10,000.
+    pub dedupe_keys: usize,
     /// Longest wait on any backplane (Redis) call, and the time within which a
     /// silent Pub/Sub link must answer a liveness ping. Default: 3 s.
     pub backplane_timeout: Duration,
@@ -89,6 +93,8 @@ impl Default for ServerConfig {
             room_ttl: Duration::from_millis(300_000),
             http_timeout: Duration::from_millis(10_000),
             backplane_timeout: Duration::from_millis(3_000),
+            dedupe_ttl: Duration::from_millis(300_000),
+            dedupe_keys: 10_000,
             shutdown_retry: Duration::from_millis(5_000),
             outbound_queue_bytes: 1 << 20,
             allowed_origins: Vec::new(),

@@ -65,6 +65,12 @@ struct Cli {
     /// body), in ms; the connection is closed after it.
     #[arg(long, env = "WSGUARD_HTTP_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     http_timeout_ms: u64,
+    /// How long a publish's idempotency key is remembered, in ms.
+    #[arg(long, env = "WSGUARD_DEDUPE_TTL_MS", default_value_t = 300_000)]
+    dedupe_ttl_ms: u64,
+    /// Publish keys remembered per room at most; the oldest are forgotten first.
+    #[arg(long, env = "WSGUARD_DEDUPE_KEYS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    dedupe_keys: u64,
     /// Longest wait on a backplane (Redis) call, and the deadline for the Pub/Sub
     /// link's liveness ping, in ms.
     #[arg(long, env = "WSGUARD_BACKPLANE_TIMEOUT_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -143,6 +149,8 @@ impl Cli {
         config.room_ttl = Duration::from_millis(self.room_ttl_ms.unwrap_or(self.session_ttl_ms));
         config.http_timeout = Duration::from_millis(self.http_timeout_ms);
         config.backplane_timeout = Duration::from_millis(self.backplane_timeout_ms);
+        config.dedupe_ttl = Duration::from_millis(self.dedupe_ttl_ms);
+        config.dedupe_keys = usize::try_from(self.dedupe_keys).unwrap_or(usize::MAX);
         config.shutdown_retry = Duration::from_millis(self.shutdown_retry_ms);
         config.outbound_queue_bytes = self.outbound_queue_bytes;
         config.allowed_origins = self

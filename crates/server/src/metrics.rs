@@ -13,6 +13,7 @@ pub(crate) struct Metrics {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) slow_consumer_closes: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
+    pub(crate) publish_duplicates: AtomicU64,
 }
 
 /// Gauges read from the registry at scrape time.
@@ -29,6 +30,9 @@ pub struct Gauges {
     pub rooms_retained: usize,
     /// Bytes of room history this process holds (bounded by the history budget).
     pub history_bytes: usize,
+    /// Publish keys forgotten before the dedupe TTL because their room held more
+    /// than the per-room cap (a counter, read from the backplane).
+    pub dedupe_forgotten_early: u64,
 }
 
 pub(crate) fn inc(counter: &AtomicU64) {
@@ -37,7 +41,8 @@ pub(crate) fn inc(counter: &AtomicU64) {
 
 impl Metrics {
     /// Renders the Prometheus text exposition format.
-    pub(crate) fn render(&self, gauges: Gauges) -> String {
+    pub(crate) fn render(&self, snapshot: Gauges) -> String {
+        let gauges = snapshot;
         let mut out = String::with_capacity(1024);
         let gauges = [
             (
@@ -108,6 +113,11 @@ impl Metrics {
                 "Frames dropped by the rate limit.",
                 &self.rate_limited,
             ),
+            (
+                "wsguard_publish_duplicates_total",
+                "Publishes whose idempotency key was already known (nothing published again).",
+                &self.publish_duplicates,
+            ),
         ];
         for (name, help, value) in counters {
             let value = value.load(Ordering::Relaxed);
@@ -116,6 +126,12 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
             );
         }
+        let name = "wsguard_dedupe_forgotten_early_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Publish keys forgotten before the dedupe TTL (per-room cap).\n# TYPE {name} counter\n{name} {}",
+            snapshot.dedupe_forgotten_early
+        );
         out
     }
 }

@@ -69,7 +69,8 @@ impl ServerBuilder {
                     self.config.session_ttl,
                     self.config.room_ttl,
                     self.config.backplane_timeout,
-                );
+                )
+                .with_dedupe(self.config.dedupe_ttl, self.config.dedupe_keys);
                 let backplane = RedisBackplane::connect(&url, limits, deliveries)
                     .await
                     .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;

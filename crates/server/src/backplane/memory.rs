@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use wsguard_protocol::RoomName;
 
+use super::dedupe::DedupeLimits;
 use super::room_logs::{RoomLimits, RoomLogs};
-use super::{Backplane, BackplaneError, Draft, Replay, RoomMessage, SessionGrant};
+use super::{
+    Appended, Backplane, BackplaneError, BackplaneStats, Draft, PublishKey, Replay, SessionGrant,
+};
 use crate::sessions::Sessions;
 
 /// Sequences and bounded history kept in this process; the epoch is chosen at
@@ -24,7 +27,8 @@ pub struct MemoryBackplane {
 impl MemoryBackplane {
     /// A backplane keeping up to `history` messages per room (0 = none) under
     /// `epoch`, and sessions resumable for `session_ttl` after their last connection.
-    /// Empty rooms are kept for `session_ttl` too, and history for at most 64 MiB.
+    /// Empty rooms and publish keys are kept for `session_ttl` too (10,000 keys per
+    /// room at most), and history for at most 64 MiB.
     pub fn new(epoch: String, history: usize, session_ttl: Duration) -> Self {
         Self::with_limits(
             epoch,
@@ -32,6 +36,10 @@ impl MemoryBackplane {
                 history,
                 history_bytes: 64 << 20,
                 room_ttl: session_ttl,
+                dedupe: DedupeLimits {
+                    ttl: session_ttl,
+                    max_keys: 10_000,
+                },
             },
             session_ttl,
         )
@@ -81,9 +89,18 @@ impl Backplane for MemoryBackplane {
         &self,
         room: &RoomName,
         draft: Draft,
-    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
-        let message = self.rooms().append(room, &draft, Instant::now());
-        Box::pin(async move { Ok::<RoomMessage, _>(message) })
+    ) -> BoxFuture<'_, Result<Appended, BackplaneError>> {
+        let appended = self.rooms().append(room, &draft, Instant::now());
+        Box::pin(async move { Ok(appended) })
+    }
+
+    fn find_key(
+        &self,
+        room: &RoomName,
+        key: &PublishKey,
+    ) -> BoxFuture<'_, Result<Option<u64>, BackplaneError>> {
+        let seq = self.rooms().find_key(room, &key.scoped(), Instant::now());
+        Box::pin(async move { Ok(seq) })
     }
 
     fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {
@@ -118,8 +135,14 @@ impl Backplane for MemoryBackplane {
         Box::pin(async {})
     }
 
-    fn footprint(&self) -> Option<(usize, usize)> {
-        Some(self.rooms().footprint())
+    fn stats(&self) -> BackplaneStats {
+        let rooms = self.rooms();
+        let (rooms_retained, history_bytes) = rooms.footprint();
+        BackplaneStats {
+            rooms_retained,
+            history_bytes,
+            dedupe_forgotten_early: rooms.forgotten_early(),
+        }
     }
 }
 
@@ -128,12 +151,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    async fn append(bp: &MemoryBackplane, room: &RoomName, n: u64) -> u64 {
+        match bp.append(room, draft(n)).await.unwrap() {
+            Appended::New(message) => message.seq,
+            Appended::Duplicate { .. } => panic!("no key, no duplicate"),
+        }
+    }
+
     fn draft(n: u64) -> Draft {
         Draft {
             tag: n,
             ts: 1_000 + n as i64,
             from: Some("alice".into()),
             data: json!({ "n": n }),
+            key: None,
         }
     }
 
@@ -143,9 +174,9 @@ mod tests {
         let a = RoomName::new("a").unwrap();
         let b = RoomName::new("b").unwrap();
         for n in 1..=5 {
-            assert_eq!(bp.append(&a, draft(n)).await.unwrap().seq, n);
+            assert_eq!(append(&bp, &a, n).await, n);
         }
-        assert_eq!(bp.append(&b, draft(1)).await.unwrap().seq, 1);
+        assert_eq!(append(&bp, &b, 1).await, 1);
         assert_eq!(bp.current_seq(&a).await.unwrap(), 5);
     }
 
@@ -154,7 +185,7 @@ mod tests {
         let bp = MemoryBackplane::new("e".into(), 3, Duration::from_secs(1));
         let room = RoomName::new("r").unwrap();
         for n in 1..=5 {
-            bp.append(&room, draft(n)).await.unwrap();
+            append(&bp, &room, n).await;
         }
         let replay = bp.replay(&room, 2).await.unwrap();
         assert!(replay.complete);
@@ -180,7 +211,7 @@ mod tests {
     async fn zero_history_replays_nothing() {
         let bp = MemoryBackplane::new("e".into(), 0, Duration::from_secs(1));
         let room = RoomName::new("r").unwrap();
-        bp.append(&room, draft(1)).await.unwrap();
+        append(&bp, &room, 1).await;
         let replay = bp.replay(&room, 0).await.unwrap();
         assert!(!replay.complete && replay.messages.is_empty());
         assert!(bp.replay(&room, 1).await.unwrap().complete);

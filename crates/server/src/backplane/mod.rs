@@ -9,6 +9,7 @@
 //! in that order. Subscriptions follow local membership
 //! ([`Backplane::subscribe`]/[`Backplane::unsubscribe`]).
 
+mod dedupe;
 mod memory;
 mod redis;
 mod room_logs;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use wsguard_protocol::{kind, Frame, RoomName};
 
+pub(crate) use dedupe::DedupeLimits;
 pub use memory::MemoryBackplane;
 pub use redis::{RedisBackplane, RedisLimits};
 pub(crate) use room_logs::RoomLimits;
@@ -110,6 +112,47 @@ pub struct Draft {
     pub from: Option<String>,
     /// Payload.
     pub data: Value,
+    /// The publish's idempotency key, if it has one.
+    pub key: Option<PublishKey>,
+}
+
+/// An idempotency key of a publish, scoped to (user, room).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishKey {
+    /// The publishing user.
+    pub user: String,
+    /// The key the client chose (1–128 characters).
+    pub key: String,
+}
+
+impl PublishKey {
+    /// One string naming (user, key) unambiguously.
+    pub fn scoped(&self) -> String {
+        dedupe::scoped(&self.user, &self.key)
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    /// The message was published with a new seq.
+    New(RoomMessage),
+    /// Its key was remembered: nothing was published; `seq` is what the key produced.
+    Duplicate {
+        /// The seq of the original publish.
+        seq: u64,
+    },
+}
+
+/// What a backplane holds and has done, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackplaneStats {
+    /// Rooms whose seq and history this process holds (0 for a shared store).
+    pub rooms_retained: usize,
+    /// Bytes of room history this process holds.
+    pub history_bytes: usize,
+    /// Idempotency keys forgotten before their TTL to stay within the per-room cap.
+    pub dedupe_forgotten_early: u64,
 }
 
 /// How a connection was matched to a session.
@@ -187,12 +230,20 @@ pub trait Backplane: Send + Sync + 'static {
     fn epoch(&self) -> &str;
 
     /// Assigns the room's next seq, records the message in history and makes it
-    /// available to every node subscribed to the room.
+    /// available to every node subscribed to the room — unless the draft's key is
+    /// remembered, in one atomic step, so a key publishes once even when nodes race.
     fn append(
         &self,
         room: &RoomName,
         draft: Draft,
-    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>>;
+    ) -> BoxFuture<'_, Result<Appended, BackplaneError>>;
+
+    /// The seq a remembered publish key produced in `room`, if it is remembered.
+    fn find_key(
+        &self,
+        room: &RoomName,
+        key: &PublishKey,
+    ) -> BoxFuture<'_, Result<Option<u64>, BackplaneError>>;
 
     /// The room's current seq (0 before the first message).
     fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>>;
@@ -242,9 +293,9 @@ pub trait Backplane: Send + Sync + 'static {
         Box::pin(async {})
     }
 
-    /// Rooms and bytes of history this process holds, where it holds them.
-    fn footprint(&self) -> Option<(usize, usize)> {
-        None
+    /// What the backplane holds and has done.
+    fn stats(&self) -> BackplaneStats {
+        BackplaneStats::default()
     }
 }
 
@@ -256,8 +307,15 @@ impl<B: Backplane + ?Sized> Backplane for Arc<B> {
         &self,
         room: &RoomName,
         draft: Draft,
-    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
+    ) -> BoxFuture<'_, Result<Appended, BackplaneError>> {
         (**self).append(room, draft)
+    }
+    fn find_key(
+        &self,
+        room: &RoomName,
+        key: &PublishKey,
+    ) -> BoxFuture<'_, Result<Option<u64>, BackplaneError>> {
+        (**self).find_key(room, key)
     }
     fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {
         (**self).current_seq(room)
@@ -292,7 +350,7 @@ impl<B: Backplane + ?Sized> Backplane for Arc<B> {
     fn maintain(&self) -> BoxFuture<'_, ()> {
         (**self).maintain()
     }
-    fn footprint(&self) -> Option<(usize, usize)> {
-        (**self).footprint()
+    fn stats(&self) -> BackplaneStats {
+        (**self).stats()
     }
 }

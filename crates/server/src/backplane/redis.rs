@@ -20,15 +20,28 @@ use tokio::task::JoinHandle;
 use wsguard_protocol::RoomName;
 
 use super::{
-    Backplane, BackplaneError, Delivery, Draft, FrameParts, RemoteMessages, Replay, RoomMessage,
-    SessionGrant,
+    Appended, Backplane, BackplaneError, BackplaneStats, Delivery, Draft, FrameParts, PublishKey,
+    RemoteMessages, Replay, RoomMessage, SessionGrant,
 };
 
 const EPOCH_KEY: &str = "wsguard:epoch";
 /// An attached session's key expires after this even if its node died without detaching.
 const ATTACHED_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
+/// KEYS: seq, history, channel, dedupe hash (key → seq), dedupe zset (key → ms).
+/// ARGV: frame prefix, suffix, history kept, origin, room TTL ms, scoped key ('' =
+/// none), now ms, dedupe TTL ms, keys kept per room.
+/// Returns {seq, duplicate (0/1), keys forgotten early}.
 const APPEND: &str = r"
+local field = ARGV[6]
+if field ~= '' then
+  local horizon = tonumber(ARGV[7]) - tonumber(ARGV[8])
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', horizon)
+  for i = 1, #expired do redis.call('HDEL', KEYS[4], expired[i]) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', horizon)
+  local seen = redis.call('HGET', KEYS[4], field)
+  if seen then return {tonumber(seen), 1, 0} end
+end
 local seq = redis.call('INCR', KEYS[1])
 local text = ARGV[1] .. seq .. ARGV[2]
 local keep = tonumber(ARGV[3])
@@ -38,8 +51,32 @@ if keep > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+local forgotten = 0
+if field ~= '' then
+  redis.call('HSET', KEYS[4], field, seq)
+  redis.call('ZADD', KEYS[5], ARGV[7], field)
+  local over = redis.call('ZCARD', KEYS[5]) - tonumber(ARGV[9])
+  if over > 0 then
+    local popped = redis.call('ZPOPMIN', KEYS[5], over)
+    for i = 1, #popped, 2 do redis.call('HDEL', KEYS[4], popped[i]) end
+    forgotten = over
+  end
+  local life = math.max(tonumber(ARGV[5]), tonumber(ARGV[8]))
+  redis.call('PEXPIRE', KEYS[4], life)
+  redis.call('PEXPIRE', KEYS[5], life)
+end
 redis.call('PUBLISH', KEYS[3], ARGV[4] .. '\n' .. text)
-return seq
+return {seq, 0, forgotten}
+";
+
+/// KEYS: dedupe hash, dedupe zset. ARGV: scoped key, now ms, dedupe TTL ms.
+/// Returns the seq the key produced, or nil when it is not remembered (or expired).
+const FIND_KEY: &str = r"
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+if not seq then return false end
+local at = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if (not at) or tonumber(at) <= tonumber(ARGV[2]) - tonumber(ARGV[3]) then return false end
+return tonumber(seq)
 ";
 
 const ATTACH: &str = r"
@@ -69,6 +106,14 @@ fn seq_key(room: &RoomName) -> String {
 
 fn history_key(room: &RoomName) -> String {
     format!("wsguard:room:{room}:history")
+}
+
+fn dedupe_key(room: &RoomName) -> String {
+    format!("wsguard:room:{room}:dedupe")
+}
+
+fn dedupe_at_key(room: &RoomName) -> String {
+    format!("wsguard:room:{room}:dedupe_at")
 }
 
 fn channel(room: &RoomName) -> String {
@@ -104,10 +149,15 @@ pub struct RedisLimits {
     /// Longest wait on any Redis call, and the deadline for the Pub/Sub link to
     /// answer its liveness ping.
     pub timeout: Duration,
+    /// How long a publish key is remembered.
+    pub dedupe_ttl: Duration,
+    /// Publish keys remembered per room at most.
+    pub dedupe_keys: usize,
 }
 
 impl RedisLimits {
-    /// Limits with these values.
+    /// Limits with these values; publish keys are remembered for 300 s, 10,000 per
+    /// room at most, unless set with [`RedisLimits::with_dedupe`].
     pub fn new(
         history: usize,
         session_ttl: Duration,
@@ -119,7 +169,17 @@ impl RedisLimits {
             session_ttl,
             room_ttl,
             timeout,
+            dedupe_ttl: Duration::from_secs(300),
+            dedupe_keys: 10_000,
         }
+    }
+
+    /// These limits with publish keys remembered for `ttl`, `keys` per room at most.
+    #[must_use]
+    pub fn with_dedupe(mut self, ttl: Duration, keys: usize) -> Self {
+        self.dedupe_ttl = ttl;
+        self.dedupe_keys = keys;
+        self
     }
 }
 
@@ -131,10 +191,14 @@ pub struct RedisBackplane {
     session_ttl: Duration,
     room_ttl: Duration,
     timeout: Duration,
+    dedupe_ttl: Duration,
+    dedupe_keys: usize,
+    forgotten_early: std::sync::atomic::AtomicU64,
     conn: ConnectionManager,
     subscriptions: Arc<Subscriptions>,
     reader: JoinHandle<()>,
     append: Script,
+    find_key: Script,
     attach: Script,
     detach: Script,
 }
@@ -198,10 +262,14 @@ impl RedisBackplane {
             session_ttl: limits.session_ttl,
             room_ttl: limits.room_ttl,
             timeout,
+            dedupe_ttl: limits.dedupe_ttl,
+            dedupe_keys: limits.dedupe_keys,
+            forgotten_early: std::sync::atomic::AtomicU64::new(0),
             conn,
             subscriptions,
             reader,
             append: Script::new(APPEND),
+            find_key: Script::new(FIND_KEY),
             attach: Script::new(ATTACH),
             detach: Script::new(DETACH),
         })
@@ -326,30 +394,74 @@ impl Backplane for RedisBackplane {
         &self,
         room: &RoomName,
         draft: Draft,
-    ) -> BoxFuture<'_, Result<RoomMessage, BackplaneError>> {
+    ) -> BoxFuture<'_, Result<Appended, BackplaneError>> {
         let room = room.clone();
         Box::pin(async move {
             let parts = FrameParts::new(&room, draft.ts, draft.from.as_deref(), &draft.data);
+            let scoped = draft
+                .key
+                .as_ref()
+                .map(PublishKey::scoped)
+                .unwrap_or_default();
             let mut conn = self.conn.clone();
             let mut invocation = self.append.key(seq_key(&room));
             invocation
                 .key(history_key(&room))
                 .key(channel(&room))
+                .key(dedupe_key(&room))
+                .key(dedupe_at_key(&room))
                 .arg(&parts.prefix)
                 .arg(&parts.suffix)
                 .arg(self.history)
                 .arg(format!("{}:{}", self.node, draft.tag))
-                .arg(self.room_ttl.as_millis() as u64);
-            let seq: u64 = bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
+                .arg(self.room_ttl.as_millis() as u64)
+                .arg(scoped)
+                .arg(crate::manager::now_ms())
+                .arg(self.dedupe_ttl.as_millis() as u64)
+                .arg(self.dedupe_keys);
+            let (seq, duplicate, forgotten): (u64, u8, u64) =
+                bounded(self.timeout, invocation.invoke_async(&mut conn)).await?;
+            self.forgotten_early
+                .fetch_add(forgotten, std::sync::atomic::Ordering::Relaxed);
+            if duplicate == 1 {
+                return Ok(Appended::Duplicate { seq });
+            }
             let text = parts.with_seq(seq).into();
-            Ok(RoomMessage {
+            Ok(Appended::New(RoomMessage {
                 room,
                 seq,
                 ts: draft.ts,
                 text,
                 tag: Some(draft.tag),
-            })
+            }))
         })
+    }
+
+    fn find_key(
+        &self,
+        room: &RoomName,
+        key: &PublishKey,
+    ) -> BoxFuture<'_, Result<Option<u64>, BackplaneError>> {
+        let (hash, at, scoped) = (dedupe_key(room), dedupe_at_key(room), key.scoped());
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut invocation = self.find_key.key(hash);
+            invocation
+                .key(at)
+                .arg(scoped)
+                .arg(crate::manager::now_ms())
+                .arg(self.dedupe_ttl.as_millis() as u64);
+            bounded(self.timeout, invocation.invoke_async(&mut conn)).await
+        })
+    }
+
+    fn stats(&self) -> BackplaneStats {
+        BackplaneStats {
+            dedupe_forgotten_early: self
+                .forgotten_early
+                .load(std::sync::atomic::Ordering::Relaxed),
+            ..BackplaneStats::default()
+        }
     }
 
     fn current_seq(&self, room: &RoomName) -> BoxFuture<'_, Result<u64, BackplaneError>> {

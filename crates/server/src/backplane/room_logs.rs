@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use wsguard_protocol::RoomName;
 
-use super::{Draft, Replay, RoomMessage};
+use super::dedupe::{DedupeLimits, RoomKeys};
+use super::{Appended, Draft, Replay, RoomMessage};
 
 #[derive(Debug)]
 struct RoomLog {
@@ -18,6 +19,8 @@ struct RoomLog {
     occupied: bool,
     /// Last publish, or when the last member left.
     active_at: Instant,
+    /// Idempotency keys of recent publishes.
+    keys: RoomKeys,
 }
 
 /// Limits of [`RoomLogs`].
@@ -29,6 +32,8 @@ pub(crate) struct RoomLimits {
     pub(crate) history_bytes: usize,
     /// How long an empty room without publishes is kept.
     pub(crate) room_ttl: Duration,
+    /// Idempotency keys kept per room.
+    pub(crate) dedupe: DedupeLimits,
 }
 
 /// Every room's seq and bounded history.
@@ -42,6 +47,8 @@ pub(crate) struct RoomLogs {
     order: VecDeque<(RoomName, u64)>,
     bytes: usize,
     messages: usize,
+    /// Keys forgotten before their TTL (per-room cap).
+    forgotten_early: u64,
 }
 
 impl RoomLogs {
@@ -52,7 +59,19 @@ impl RoomLogs {
             order: VecDeque::new(),
             bytes: 0,
             messages: 0,
+            forgotten_early: 0,
         }
+    }
+
+    /// Keys forgotten before their TTL so far.
+    pub(crate) fn forgotten_early(&self) -> u64 {
+        self.forgotten_early
+    }
+
+    /// The seq an unexpired key produced in `room`.
+    pub(crate) fn find_key(&mut self, room: &RoomName, scoped: &str, now: Instant) -> Option<u64> {
+        let limits = self.limits.dedupe;
+        self.rooms.get_mut(room)?.keys.find(scoped, now, limits)
     }
 
     /// Rooms held, and bytes of history held.
@@ -66,10 +85,28 @@ impl RoomLogs {
             history: VecDeque::new(),
             occupied: false,
             active_at: now,
+            keys: RoomKeys::default(),
         })
     }
 
-    pub(crate) fn append(&mut self, room: &RoomName, draft: &Draft, now: Instant) -> RoomMessage {
+    /// Publishes `draft` unless its key is remembered.
+    pub(crate) fn append(&mut self, room: &RoomName, draft: &Draft, now: Instant) -> Appended {
+        let scoped = draft.key.as_ref().map(super::PublishKey::scoped);
+        if let Some(scoped) = &scoped {
+            if let Some(seq) = self.find_key(room, scoped, now) {
+                return Appended::Duplicate { seq };
+            }
+        }
+        let message = self.append_new(room, draft, now);
+        if let Some(scoped) = scoped {
+            let dedupe = self.limits.dedupe;
+            let log = self.log(room, now);
+            self.forgotten_early += log.keys.remember(scoped, message.seq, now, dedupe);
+        }
+        Appended::New(message)
+    }
+
+    fn append_new(&mut self, room: &RoomName, draft: &Draft, now: Instant) -> RoomMessage {
         let keep = self.limits.history;
         let log = self.log(room, now);
         log.seq += 1;
@@ -155,9 +192,14 @@ impl RoomLogs {
         }
     }
 
-    /// Forgets every empty room idle for the room TTL; returns how many.
+    /// Forgets every empty room idle for the room TTL, and every expired key;
+    /// returns how many rooms.
     pub(crate) fn expire(&mut self, now: Instant) -> usize {
         let ttl = self.limits.room_ttl;
+        let key_ttl = self.limits.dedupe.ttl;
+        for log in self.rooms.values_mut() {
+            log.keys.purge(now, key_ttl);
+        }
         let before = self.rooms.len();
         let (mut bytes, mut messages) = (0, 0);
         self.rooms.retain(|_, log| {
@@ -191,6 +233,24 @@ mod tests {
             ts: 1,
             from: None,
             data: json!("x".repeat(bytes)),
+            key: None,
+        }
+    }
+
+    fn keyed(key: &str) -> Draft {
+        Draft {
+            key: Some(super::super::PublishKey {
+                user: "alice".into(),
+                key: key.into(),
+            }),
+            ..draft(10)
+        }
+    }
+
+    fn seq_of(appended: Appended) -> (u64, bool) {
+        match appended {
+            Appended::New(message) => (message.seq, false),
+            Appended::Duplicate { seq } => (seq, true),
         }
     }
 
@@ -203,7 +263,45 @@ mod tests {
             history: 100,
             history_bytes: 1 << 20,
             room_ttl: Duration::from_secs(60),
+            dedupe: DedupeLimits {
+                ttl: Duration::from_secs(60),
+                max_keys: 1000,
+            },
         }
+    }
+
+    #[test]
+    fn a_key_publishes_once_and_answers_its_seq_after() {
+        let mut logs = RoomLogs::new(limits());
+        let t0 = Instant::now();
+        let r = room("r");
+        assert_eq!(seq_of(logs.append(&r, &keyed("k"), t0)), (1, false));
+        assert_eq!(seq_of(logs.append(&r, &draft(10), t0)), (2, false));
+        assert_eq!(seq_of(logs.append(&r, &keyed("k"), t0)), (1, true));
+        assert_eq!(logs.current_seq(&r), 2, "the duplicate published nothing");
+        let later = t0 + Duration::from_secs(61);
+        logs.occupy(&r, later);
+        logs.expire(later);
+        assert_eq!(
+            seq_of(logs.append(&r, &keyed("k"), later)),
+            (3, false),
+            "past the dedupe TTL a key is new again"
+        );
+    }
+
+    #[test]
+    fn a_million_distinct_keys_stay_within_the_per_room_cap() {
+        let mut logs = RoomLogs::new(RoomLimits {
+            history: 10,
+            ..limits()
+        });
+        let t0 = Instant::now();
+        let r = room("r");
+        for n in 0..1_000_000 {
+            logs.append(&r, &keyed(&format!("key-{n}")), t0);
+        }
+        assert_eq!(logs.rooms[&r].keys.len(), 1000);
+        assert_eq!(logs.forgotten_early(), 999_000);
     }
 
     #[test]

@@ -5,7 +5,11 @@ use serde_json::Value;
 use wsguard_protocol::{kind, ErrorCode, Frame, JoinAck, LeaveAck, PublishAck, RoomName};
 
 use super::handler::{Flow, Handler};
-use crate::manager::JoinError;
+use crate::backplane::PublishKey;
+use crate::manager::{JoinError, PublishReport};
+
+/// Longest idempotency key, in characters.
+const MAX_KEY_CHARS: usize = 128;
 use crate::router::Request;
 
 impl Handler {
@@ -75,34 +79,71 @@ impl Handler {
                 );
                 Flow::Continue
             }
-            kind::PUBLISH => {
-                let room = match self.room_of(&mut frame) {
-                    Ok(room) => room,
-                    Err(flow) => return flow,
-                };
-                if !self.manager.is_member(self.conn, room.as_str()) {
-                    return self.error(
-                        frame.id,
-                        ErrorCode::NotJoined,
-                        format!("join {room} before publishing to it"),
-                    );
-                }
-                let data = frame.data.unwrap_or(Value::Null);
-                match self.manager.publish(&room, data, Some(user_id)).await {
-                    Ok(report) => {
-                        let ack = PublishAck { seq: report.seq };
-                        self.reply(
-                            frame.id,
-                            kind::ACK,
-                            serde_json::to_value(ack).expect("ack serializes"),
-                        );
-                        Flow::Continue
-                    }
-                    Err(e) => self.error(frame.id, ErrorCode::Internal, e.to_string()),
-                }
-            }
+            kind::PUBLISH => self.publish(frame, user_id).await,
             _ => self.route(frame, user_id).await,
         }
+    }
+
+    /// `publish`: a remembered key is acknowledged with its original seq whatever
+    /// the membership (dedupe first), then membership, then the keyed append.
+    async fn publish(&mut self, mut frame: Frame, user_id: String) -> Flow {
+        let room = match self.room_of(&mut frame) {
+            Ok(room) => room,
+            Err(flow) => return flow,
+        };
+        let key = match frame.key.take() {
+            None => None,
+            Some(key) if (1..=MAX_KEY_CHARS).contains(&key.chars().count()) => Some(PublishKey {
+                user: user_id.clone(),
+                key,
+            }),
+            Some(_) => {
+                return self.error(
+                    frame.id,
+                    ErrorCode::BadFrame,
+                    format!("`key` is a string of 1 to {MAX_KEY_CHARS} characters"),
+                )
+            }
+        };
+        if let Some(key) = &key {
+            match self.manager.find_publish(&room, key).await {
+                Ok(Some(seq)) => {
+                    let report = self.manager.duplicate(seq);
+                    return self.ack_publish(frame.id, &report);
+                }
+                Ok(None) => {}
+                Err(e) => return self.error(frame.id, ErrorCode::Internal, e.to_string()),
+            }
+        }
+        if !self.manager.is_member(self.conn, room.as_str()) {
+            return self.error(
+                frame.id,
+                ErrorCode::NotJoined,
+                format!("join {room} before publishing to it"),
+            );
+        }
+        let data = frame.data.unwrap_or(Value::Null);
+        match self
+            .manager
+            .publish_keyed(&room, data, Some(user_id), key)
+            .await
+        {
+            Ok(report) => self.ack_publish(frame.id, &report),
+            Err(e) => self.error(frame.id, ErrorCode::Internal, e.to_string()),
+        }
+    }
+
+    fn ack_publish(&self, id: Option<String>, report: &PublishReport) -> Flow {
+        let ack = PublishAck {
+            seq: report.seq,
+            duplicate: report.duplicate.then_some(true),
+        };
+        self.reply(
+            id,
+            kind::ACK,
+            serde_json::to_value(ack).expect("ack serializes"),
+        );
+        Flow::Continue
     }
 
     async fn route(&mut self, frame: Frame, user_id: String) -> Flow {

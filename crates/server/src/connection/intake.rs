@@ -23,7 +23,10 @@ const END_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What taking a message left the intake to do.
 enum Taken {
-    Continue,
+    /// Handled here.
+    Done,
+    /// For the handler, in order.
+    Queue(Work),
     /// The peer sent its close frame.
     PeerClosing,
     /// The connection is closing already.
@@ -98,8 +101,14 @@ impl Intake {
                     if open {
                         deadline = Instant::now() + idle_limit;
                     }
-                    match self.take(message, &mut limiter, open, &work) {
-                        Taken::Continue => {}
+                    match self.take(message, &mut limiter, open) {
+                        Taken::Done => {}
+                        // Backpressure: past WORK_QUEUE waiting frames, stop reading
+                        // until the handler catches up (or the connection closes).
+                        Taken::Queue(item) => tokio::select! {
+                            sent = work.send(item) => if sent.is_err() { break },
+                            _ = close_rx.changed() => break,
+                        },
                         Taken::PeerClosing => {
                             end = Some(None);
                             break;
@@ -132,13 +141,7 @@ impl Intake {
 
     /// Takes one message: pings (once welcomed) are answered here, the rest queued
     /// for the handler.
-    fn take(
-        &self,
-        message: Message,
-        limiter: &mut RateLimiter,
-        open: bool,
-        work: &mpsc::Sender<Work>,
-    ) -> Taken {
+    fn take(&self, message: Message, limiter: &mut RateLimiter, open: bool) -> Taken {
         let (id, item) = match message {
             Message::Text(text) => match serde_json::from_str::<Frame>(&text) {
                 Ok(frame) => (frame.id.clone(), Work::Frame(frame)),
@@ -153,7 +156,7 @@ impl Intake {
                 None,
                 Work::Bad("binary frames are not part of the protocol".into()),
             ),
-            Message::Ping(_) | Message::Pong(_) => return Taken::Continue,
+            Message::Ping(_) | Message::Pong(_) => return Taken::Done,
             Message::Close(_) => return Taken::PeerClosing,
         };
         match limiter.check(std::time::Instant::now()) {
@@ -163,23 +166,10 @@ impl Intake {
         if let Work::Frame(frame) = &item {
             if open && frame.kind == kind::PING {
                 self.push(Frame::new(kind::PONG).with_id(id));
-                return Taken::Continue;
+                return Taken::Done;
             }
         }
-        match work.try_send(item) {
-            Ok(()) => Taken::Continue,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                // Not counted toward 4400: the client is only ahead of the server.
-                self.push(error_frame(
-                    id,
-                    ErrorCode::RateLimited,
-                    "too many frames waiting to be handled; frame dropped",
-                ));
-                Taken::Continue
-            }
-            // The handler ended the connection.
-            Err(mpsc::error::TrySendError::Closed(_)) => Taken::Closed,
-        }
+        Taken::Queue(item)
     }
 
     fn push(&self, frame: Frame) {
@@ -203,7 +193,7 @@ impl Intake {
                 .request_close(CloseRequest::code(CloseCode::RateLimited, reason));
             return Taken::Closed;
         }
-        Taken::Continue
+        Taken::Done
     }
 
     /// A read failed: a frame over the size limit (1009), text that is not UTF-8

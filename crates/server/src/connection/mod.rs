@@ -19,8 +19,9 @@ use crate::outbound::Outbound;
 use handler::Handler;
 use intake::Intake;
 
-/// Frames the handler may have waiting; past it, frames are answered
-/// `rate_limited` and dropped (the handler is stuck on a slow backplane call).
+/// Frames the handler may have waiting; past it, the intake stops reading until
+/// the handler catches up (TCP backpressure on a client that pipelines faster than
+/// the backplane answers).
 const WORK_QUEUE: usize = 64;
 
 /// Runs a freshly upgraded connection to its end.

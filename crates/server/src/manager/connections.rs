@@ -79,6 +79,7 @@ impl Manager {
             max_message_bytes: self.inner.config.max_message_bytes as u64,
             resumed,
             protocol: PROTOCOL_VERSION,
+            dedupe_ttl_ms: Some(self.inner.config.dedupe_ttl.as_millis() as u64),
         };
         let welcome = Frame::new(kind::WELCOME)
             .with_data(serde_json::to_value(welcome).expect("welcome serializes"));

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use wsguard_protocol::RoomName;
 
 use crate::auth::Authenticator;
-use crate::backplane::{Backplane, Delivery, MemoryBackplane, RoomLimits};
+use crate::backplane::{Backplane, DedupeLimits, Delivery, MemoryBackplane, RoomLimits};
 use crate::config::ServerConfig;
 use crate::metrics::{Gauges, Metrics};
 use crate::outbound::Outbound;
@@ -74,6 +74,10 @@ impl Manager {
             history: config.history,
             history_bytes: config.history_bytes,
             room_ttl: config.room_ttl,
+            dedupe: DedupeLimits {
+                ttl: config.dedupe_ttl,
+                max_keys: config.dedupe_keys,
+            },
         };
         let backplane = MemoryBackplane::with_limits(random_hex(8), limits, config.session_ttl);
         Self::with_backplane(config, hooks, Arc::new(backplane), None)
@@ -144,13 +148,14 @@ impl Manager {
     /// Current gauges.
     pub fn gauges(&self) -> Gauges {
         let registry = self.registry();
-        let (rooms_retained, history_bytes) = self.inner.backplane.footprint().unwrap_or((0, 0));
+        let backplane = self.inner.backplane.stats();
         Gauges {
             connections: registry.connection_count(),
             users: registry.user_count(),
             rooms: registry.room_count(),
-            rooms_retained,
-            history_bytes,
+            rooms_retained: backplane.rooms_retained,
+            history_bytes: backplane.history_bytes,
+            dedupe_forgotten_early: backplane.dedupe_forgotten_early,
         }
     }
 

@@ -12,7 +12,7 @@ use wsguard_protocol::{Frame, RoomName};
 
 use super::wire::{encode, now_ms};
 use super::{DeliveryReport, Manager, PublishError, PublishReport};
-use crate::backplane::{Draft, RoomMessage};
+use crate::backplane::{Appended, Draft, PublishKey, RoomMessage};
 use crate::metrics::inc;
 use crate::outbound::{Outbound, Push};
 use crate::registry::ConnId;
@@ -29,26 +29,43 @@ impl Manager {
         data: Value,
         from: Option<String>,
     ) -> Result<PublishReport, PublishError> {
+        self.publish_keyed(room, data, from, None).await
+    }
+
+    /// Like [`Manager::publish`], with an idempotency key: a key already remembered
+    /// for this (user, room) publishes nothing and reports the original seq with
+    /// `duplicate: true`.
+    pub async fn publish_keyed(
+        &self,
+        room: &RoomName,
+        data: Value,
+        from: Option<String>,
+        key: Option<PublishKey>,
+    ) -> Result<PublishReport, PublishError> {
         let tag = self.inner.next_tag.fetch_add(1, Ordering::Relaxed);
         let draft = Draft {
             tag,
             ts: now_ms(),
             from,
             data,
+            key,
         };
         if !self.inner.backplane.delivers_own_messages() {
             // In-process: seq, history and delivery under the room lock, in one step.
             let _guard = self.room_lock(room).lock().await;
-            let message = self
+            let appended = self
                 .inner
                 .backplane
                 .append(room, draft)
                 .await
                 .map_err(PublishError::Backplane)?;
-            let delivery = self.deliver_room(&message);
-            return Ok(PublishReport {
-                delivery,
-                seq: message.seq,
+            return Ok(match appended {
+                Appended::New(message) => PublishReport {
+                    delivery: self.deliver_room(&message),
+                    seq: message.seq,
+                    duplicate: false,
+                },
+                Appended::Duplicate { seq } => self.duplicate(seq),
             });
         }
         // Shared backplane: local members get the message when it comes back from the
@@ -61,18 +78,44 @@ impl Manager {
         });
         let appended = self.inner.backplane.append(room, draft).await;
         let delivery = match (&appended, waiter) {
-            (Ok(_), Some(rx)) => tokio::time::timeout(PUBLISH_ECHO_TIMEOUT, rx)
+            (Ok(Appended::New(_)), Some(rx)) => tokio::time::timeout(PUBLISH_ECHO_TIMEOUT, rx)
                 .await
                 .ok()
                 .and_then(Result::ok),
             _ => None,
         };
         self.take_waiter(tag);
-        let message = appended.map_err(PublishError::Backplane)?;
-        Ok(PublishReport {
-            delivery: delivery.unwrap_or_default(),
-            seq: message.seq,
+        Ok(match appended.map_err(PublishError::Backplane)? {
+            Appended::New(message) => PublishReport {
+                delivery: delivery.unwrap_or_default(),
+                seq: message.seq,
+                duplicate: false,
+            },
+            Appended::Duplicate { seq } => self.duplicate(seq),
         })
+    }
+
+    /// The seq a remembered publish key of `user` produced in `room`, if any.
+    pub async fn find_publish(
+        &self,
+        room: &RoomName,
+        key: &PublishKey,
+    ) -> Result<Option<u64>, PublishError> {
+        self.inner
+            .backplane
+            .find_key(room, key)
+            .await
+            .map_err(PublishError::Backplane)
+    }
+
+    /// The report of a publish whose key was remembered: nothing delivered.
+    pub(crate) fn duplicate(&self, seq: u64) -> PublishReport {
+        inc(&self.inner.metrics.publish_duplicates);
+        PublishReport {
+            delivery: DeliveryReport::default(),
+            seq,
+            duplicate: true,
+        }
     }
 
     fn waiters(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<DeliveryReport>>> {

@@ -22,8 +22,11 @@ pub struct PublishReport {
     /// Local delivery.
     #[serde(flatten)]
     pub delivery: DeliveryReport,
-    /// The seq the message got.
+    /// The seq the message got (for a duplicate: the seq it got the first time).
     pub seq: u64,
+    /// The publish's key was remembered: nothing was published or delivered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 /// Why a join failed.
