@@ -21,15 +21,18 @@ const log = (scenario, line) => console.log(`[faults ${scenario}] ${line}`);
 const spawned = new Set();
 process.on("exit", () => { for (const p of spawned) try { p.kill("SIGKILL"); } catch {} });
 
+let builtFrom = "commit=unknown";
+
 export function buildBinaries() {
   if (!existsSync(path.join(root, "pkg", "wsguard.js"))) {
     throw new Error("pkg/ is missing: build it first (wasm-pack build --release --target web --mode no-install --out-dir pkg)");
   }
   execFileSync("cargo", ["build", "--quiet", "-p", "wsguard-server", "-p", "wsguard-faultproxy"],
     { cwd: root, stdio: "inherit", timeout: 20 * 60 * 1000 });
+  builtFrom = revision();
 }
 
-/** Which code ran: the commit, whether the product sources differed from it, when pkg/ was built. */
+/** Which code ran: the commit, whether the product sources differed from it (at build time), when pkg/ was built. */
 function revision() {
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root }).toString().trim();
@@ -250,7 +253,7 @@ export async function runScenario({ name, servers: serverCount, seed, seconds })
       specs.push(...pageSpecs);
       pages.push(page);
     }
-    log(name, `seed=${seed} seconds=${seconds} servers=${serverCount} clients=${specs.length} rooms=${rooms.length} ${revision()}`
+    log(name, `seed=${seed} seconds=${seconds} servers=${serverCount} clients=${specs.length} rooms=${rooms.length} ${builtFrom}`
       + ` (replay: FAULT_SEED=${seed}; logs: ${file("*.log")})`);
 
     // Traffic, then faults for `seconds`.
@@ -409,6 +412,7 @@ function analyze({ name, seed, seconds, serverCount, rooms, finals, clients, pro
     evidence: {
       details: details.slice(0, 40), stuck, inconsistent: inconsistent.slice(0, 20), publishedTwice: publishedTwice.slice(0, 20),
       incompleteResumes: incompleteResumes.slice(0, 40), consoleErrors: consoleErrors.slice(0, 40),
+      clientErrors: clients.flatMap((c) => c.errorLog.map((e) => ({ client: c.name, ...e, at_s: +((e.at - t0) / 1000).toFixed(2) }))).slice(0, 40),
       browserNetworkLogs: problems.filter((p) => NETWORK_LOG.test(p.msg)).slice(0, 10),
       faultLog: proxyStats.map((p) => ({ label: p.label, seed: p.seed, events: p.events.map((e) => ({ ...e, at_s: +((e.unix_ms - t0) / 1000).toFixed(2) })) })),
       t0,
@@ -460,6 +464,7 @@ function printSummary(s) {
   for (const d of ev.inconsistent.slice(0, 5)) log(n, `  inconsistent ${JSON.stringify(d)}`);
   for (const d of ev.publishedTwice.slice(0, 5)) log(n, `  published twice ${JSON.stringify(d)}`);
   for (const d of ev.consoleErrors.slice(0, 10)) log(n, `  ${JSON.stringify(d)}`);
+  for (const d of ev.clientErrors.slice(0, 5)) log(n, `  client error event ${JSON.stringify(d)}`);
   if (s.lost || s.duplicated || s.stuck || s.outOfOrder) {
     // The faults in the 10 s before the first symptom, per proxy.
     const at = ev.details.find((d) => d.firstMissingSeenAt)?.firstMissingSeenAt;

@@ -45,6 +45,7 @@ function record(c) {
   });
   client.on("error", (err) => {
     c.errors[err.code] = (c.errors[err.code] || 0) + 1;
+    if (c.errorLog.length < 20) c.errorLog.push({ at: Date.now(), code: err.code, message: err.message, state: client.state });
   });
 }
 
@@ -55,7 +56,7 @@ window.startClients = async (url, specs) => {
     const client = new Client(url, { token: spec.user, ...options });
     const c = {
       name: spec.name, user: spec.user, client, rooms: {}, strays: [], states: {}, lastState: null,
-      resumes: [], welcomes: [], closes: {}, errors: {}, final: null,
+      resumes: [], welcomes: [], closes: {}, errors: {}, errorLog: [], final: null,
       published: [], rejected: {},
     };
     record(c);
@@ -120,7 +121,7 @@ window.allOpen = () => clients.every((c) => c.client.state === "open");
 window.snapshot = () => clients.map((c) => ({
   name: c.name, user: c.user, state: c.client.state, stats: { ...c.client.stats }, rooms: c.rooms,
   strays: c.strays, states: c.states, lastState: c.lastState, resumes: c.resumes, welcomes: c.welcomes,
-  closes: c.closes, errors: c.errors, final: c.final, published: c.published, rejected: c.rejected,
+  closes: c.closes, errors: c.errors, errorLog: c.errorLog, final: c.final, published: c.published, rejected: c.rejected,
   rejectedIds: c.rejectedIds || [],
 }));
 
