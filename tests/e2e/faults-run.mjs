@@ -6,7 +6,7 @@
 // received, in every room it joined, every message from the first seq after
 // its join to the room's final seq: exactly once, in order. Used by
 // faults.test.mjs; the summary numbers are printed and written to
-// target/e2e/faults-<scenario>.json.
+// target/e2e/faults-<scenario>-<seed>-summary.json (logs beside it).
 import { execFileSync, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -203,7 +203,7 @@ const NETWORK_LOG = /^console: WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\
  * `servers`: 1 (in-memory rooms) or 2 (both on one Redis, each Redis link through its own proxy).
  */
 export async function runScenario({ name, servers: serverCount, seed, seconds }) {
-  const file = (suffix) => path.join(shots, `faults-${name}-${suffix}`);
+  const file = (suffix) => path.join(shots, `faults-${name}-${seed}-${suffix}`);
   const rooms = [0, 1, 2, 3].map((i) => `faults-${name}-${seed}-r${i}`);
   const proxies = [];
   const servers = [];

@@ -16,7 +16,7 @@ const timeout = (seconds + 240) * 1000;
 before(() => buildBinaries());
 
 function assertClean(s) {
-  const why = `seed ${s.seed}, scenario ${s.scenario}: see the [faults ${s.scenario}] lines and target/e2e/faults-${s.scenario}-*`;
+  const why = `seed ${s.seed}, scenario ${s.scenario}: see the [faults ${s.scenario}] lines and target/e2e/faults-${s.scenario}-${s.seed}-*`;
   assert.ok(s.checked > 0, "messages were checked");
   assert.equal(s.lost, 0, `lost messages (${why})`);
   assert.equal(s.duplicated, 0, `duplicated messages (${why})`);
