@@ -113,6 +113,24 @@ async fn a_blackholed_redis_link_is_detected_refused_and_recovered_with_resume()
 }
 
 #[tokio::test]
+async fn a_healthy_link_answers_its_liveness_pings_and_members_stay() {
+    let redis = Redis::start().await;
+    let proxy = Proxy::start(redis_addr(&redis)).await.unwrap();
+    let a = node_behind(&proxy, &redis).await;
+    let (mut alice, _) = a.open(Some("alice")).await;
+    alice.join("r").await;
+    // Several liveness pings go by; none may be taken for silence.
+    tokio::time::sleep(BACKPLANE_TIMEOUT * 5).await;
+    let admin = a.admin_publish("r", &json!("still here"), "admin").await;
+    assert_eq!(admin["seq"], 1, "{admin}");
+    let next = alice.recv().await;
+    assert_eq!(
+        next["type"], "message",
+        "no resync of a healthy link: {next}"
+    );
+}
+
+#[tokio::test]
 async fn a_resume_that_cannot_rejoin_its_rooms_is_refused_not_emptied() {
     let redis = Redis::start().await;
     let proxy = Proxy::start(redis_addr(&redis)).await.unwrap();

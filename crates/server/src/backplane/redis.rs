@@ -309,7 +309,7 @@ async fn read_messages(
             let message = tokio::select! {
                 message = stream.next() => message,
                 _ = liveness.tick() => {
-                    let ping = async { subscriptions.sink.lock().await.ping::<String>().await };
+                    let ping = async { subscriptions.sink.lock().await.ping::<redis::Value>().await };
                     match bounded(timeout, ping).await {
                         Ok(_) => continue,
                         Err(e) => {
