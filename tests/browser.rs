@@ -255,7 +255,7 @@ async fn server_errors_reject_requests_with_their_code() {
         "unknown_type"
     );
     assert_eq!(
-        err_code(client.publish("never-joined", JsValue::NULL)).await,
+        err_code(client.publish("never-joined", JsValue::NULL, None)).await,
         "not_joined"
     );
     assert_eq!(
@@ -276,7 +276,7 @@ async fn two_clients_chat_in_a_room_with_seq() {
     assert_eq!(get(&ack, "seq"), 0);
     ok(bob.join(&room)).await;
     let messages = Recorder::on(&bob, "message");
-    let published = ok(alice.publish(&room, json(r#"{"text":"hi bob"}"#))).await;
+    let published = ok(alice.publish(&room, json(r#"{"text":"hi bob"}"#), None)).await;
     assert_eq!(get(&published, "seq"), 1);
     wait_for("bob's message", 5_000, || messages.len() == 1).await;
     let frame = messages.arg(0, 0);
@@ -306,17 +306,17 @@ async fn a_dropped_connection_resumes_and_gets_what_it_missed_exactly_once() {
     ok(writer.join(&room)).await;
     let messages = Recorder::on(&reader, "message");
     let resumed = Recorder::on(&reader, "resumed");
-    ok(writer.publish(&room, json("1"))).await;
+    ok(writer.publish(&room, json("1"), None)).await;
     wait_for("the first message", 5_000, || messages.len() == 1).await;
 
     reader.drop_connection();
     assert_eq!(reader.state(), "reconnecting");
     for n in 2..=4 {
-        ok(writer.publish(&room, json(&n.to_string()))).await;
+        ok(writer.publish(&room, json(&n.to_string()), None)).await;
     }
     wait_for("the reconnect", 5_000, || reader.state() == "open").await;
     wait_for("the resumed report", 5_000, || resumed.len() == 1).await;
-    ok(writer.publish(&room, json("5"))).await;
+    ok(writer.publish(&room, json("5"), None)).await;
     wait_for("all five messages", 5_000, || messages.len() >= 5).await;
     sleep(200).await;
     let seqs: Vec<f64> = messages
@@ -382,7 +382,7 @@ async fn a_restarted_server_is_reconnected_with_growing_delays_and_rooms_rejoine
     let other = self::client(&user("other"));
     ok(other.connect()).await;
     ok(other.join(&room)).await;
-    ok(other.publish(&room, json(r#""after restart""#))).await;
+    ok(other.publish(&room, json(r#""after restart""#), None)).await;
     wait_for("the message after the restart", 5_000, || {
         messages.len() == 1
     })

@@ -183,15 +183,22 @@ impl Client {
         self.track(|core, now| core.leave(room, now))
     }
 
-    /// Publishes to a joined room; resolves `{ seq }`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<{ seq: number }>")]
+    /// Publishes to a joined room, exactly once; resolves `{ seq, key, duplicate }`.
+    /// The publish carries `key` (a fresh random one unless given); if the
+    /// connection drops before the ack it is sent again with that key after the
+    /// next welcome, so the server publishes it once. Rejects with `code`
+    /// `"timeout"` (`timeoutMs`, default `requestTimeoutMs`, retries included: it
+    /// may have been published, never twice), `"closed"` or a server error code.
+    #[wasm_bindgen(skip_typescript)]
     pub fn publish(
         &self,
         room: &str,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+        options: Option<JsValue>,
     ) -> Promise {
         let data = (!data.is_undefined()).then_some(JsPayload::new(data));
-        self.track(|core, now| core.publish(room, data, now))
+        let options = convert::publish_options(&options.unwrap_or_default());
+        self.track(|core, now| core.publish(room, data, options, now))
     }
 
     /// Drops the socket abruptly, as a network failure would (close 1006): the

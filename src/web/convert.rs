@@ -2,7 +2,7 @@
 
 use js_sys::{Object, JSON};
 use wasm_bindgen::{JsCast, JsValue};
-use wsguard_protocol::client::{ClientConfig, Stats};
+use wsguard_protocol::client::{ClientConfig, PublishOptions, PublishReceipt, Stats};
 use wsguard_protocol::Frame;
 
 use super::payload::{get, set, JsPayload};
@@ -68,6 +68,32 @@ pub(crate) fn timeout_option(options: &JsValue) -> Option<u64> {
     number(options, "timeoutMs").map(|n| n as u64)
 }
 
+/// A publish's `{ key, timeoutMs }` options.
+pub(crate) fn publish_options(options: &JsValue) -> PublishOptions {
+    PublishOptions {
+        key: get(options, "key").as_string(),
+        timeout_ms: timeout_option(options),
+    }
+}
+
+/// `{ seq, key, duplicate }`, with `room` too for the `published` event.
+pub(crate) fn receipt_object(receipt: &PublishReceipt, with_room: bool) -> JsValue {
+    let receipt_fields = [
+        ("seq", JsValue::from_f64(receipt.seq as f64)),
+        ("key", JsValue::from_str(&receipt.key)),
+        ("duplicate", JsValue::from_bool(receipt.duplicate)),
+    ];
+    let object = object(&receipt_fields);
+    if with_room {
+        set(
+            object.unchecked_ref(),
+            "room",
+            &JsValue::from_str(&receipt.room),
+        );
+    }
+    object
+}
+
 /// An `Error` with a `code` property JS can branch on.
 pub(crate) fn error(code: &str, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
@@ -103,6 +129,7 @@ pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
         ("id", &frame.id),
         ("room", &frame.room),
         ("from", &frame.from),
+        ("key", &frame.key),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

@@ -3,10 +3,11 @@
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wsguard_protocol::client::Event;
 
-use super::convert::{error, frame_object, object};
-use super::payload::{self, JsPayload};
+use super::convert::{error, frame_object, object, receipt_object};
+use super::payload::{self, set, JsPayload};
 use super::Shared;
 
 pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
@@ -70,6 +71,20 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
         }
         Event::Resumed(resumed) => emit(shared, "resumed", &[payload::resumed_object(&resumed)]),
         Event::Error { code, message } => emit(shared, "error", &[error(&code, &message)]),
+        Event::Published(receipt) => {
+            emit(shared, "published", &[receipt_object(&receipt, true)]);
+        }
+        Event::PublishFailed {
+            room,
+            key,
+            code,
+            message,
+        } => {
+            let err = error(&code, &message);
+            set(err.unchecked_ref(), "key", &key.into());
+            set(err.unchecked_ref(), "room", &room.into());
+            emit(shared, "error", &[err]);
+        }
     }
 }
 

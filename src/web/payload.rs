@@ -100,6 +100,10 @@ impl Payload for JsPayload {
         unsigned(&self.value, name)
     }
 
+    fn bool_field(&self, name: &str) -> Option<bool> {
+        get(&self.value, name).as_bool()
+    }
+
     fn from_hello(hello: &Hello) -> Self {
         let data = Object::new();
         if let Some(token) = &hello.token {

@@ -127,6 +127,13 @@ pub(super) fn pump(shared: &Shared) {
                     };
                 }
             }
+            Output::Published { request, receipt } => {
+                let callbacks = shared.borrow_mut().pending.remove(&request);
+                if let Some((resolve, _)) = callbacks {
+                    let _ =
+                        resolve.call1(&JsValue::NULL, &convert::receipt_object(&receipt, false));
+                }
+            }
             Output::Event(event) => dispatch(shared, event),
         }
     }

@@ -31,6 +31,17 @@ export interface ClientOptions {
 
 export interface RequestOptions { timeoutMs?: number }
 
+/** Options of one publish. */
+export interface PublishOptions {
+  /** Idempotency key, 1–128 characters, scoped to (user, room). Default: a fresh random key. */ key?: string;
+  /** Retries included. Default: requestTimeoutMs. */ timeoutMs?: number;
+}
+
+/** What a publish resolves with: `duplicate` when the server already had it (a lost ack), so it was not published again. */
+export interface PublishAck { seq: number; key: string; duplicate: boolean }
+/** A publish restored from the durable outbox was acknowledged. */
+export interface PublishedEvent extends PublishAck { room: string }
+
 export interface Welcome {
   connection_id: string; user_id: string; session: string; epoch: string;
   heartbeat_ms: number; max_message_bytes: number; resumed: boolean; protocol: number;
@@ -52,8 +63,12 @@ export interface ClientStats {
 
 /** Errors carry a stable `code` to branch on. */
 export interface WsguardError extends Error {
-  code: "queue_full" | "closed" | "timeout" | "disconnected" | "handler_error" | "invalid_url" | "bad_welcome" | (string & {});
+  code: "queue_full" | "closed" | "timeout" | "disconnected" | "handler_error" | "invalid_url" | "bad_welcome" | "bad_frame" | "expired" | "persist_unavailable" | (string & {});
   closeCode?: number;
+  /** The idempotency key of the restored publish that failed. */
+  key?: string;
+  /** The room of the restored publish that failed. */
+  room?: string;
 }
 
 export interface ClientEventMap {
@@ -64,6 +79,7 @@ export interface ClientEventMap {
   close: (event: CloseInfo) => void;
   resumed: (event: ResumedEvent) => void;
   error: (error: WsguardError) => void;
+  published: (event: PublishedEvent) => void;
 }
 
 export interface Client {
@@ -71,5 +87,13 @@ export interface Client {
   on<K extends keyof ClientEventMap>(event: K, listener: ClientEventMap[K]): () => void;
   /** Any application type pushed by the server. */
   on<D = unknown>(event: string, listener: (data: D, frame: Frame<D>) => void): () => void;
+  /**
+   * Publishes to a joined room, exactly once; resolves `{ seq, key, duplicate }`. The publish
+   * carries `key` (a fresh random one unless given); if the connection drops before the ack it is
+   * sent again with that key after the next welcome, so the server publishes it once. Rejects with
+   * `code` `"timeout"` (`timeoutMs`, default `requestTimeoutMs`, retries included: it may have been
+   * published, never twice), `"closed"` or a server error code.
+   */
+  publish(room: string, data: unknown, options?: PublishOptions): Promise<PublishAck>;
 }
 "#;

@@ -2,8 +2,8 @@
 // `tsc --noEmit` over this file runs in scripts/test.sh; it is never executed.
 import init, { Client } from "../../pkg/wsguard.js";
 import type {
-  ClientOptions, ClientState, ClientStats, CloseInfo, Frame, JoinAck, ReconnectingEvent, ResumedEvent, Welcome,
-  WsguardError,
+  ClientOptions, ClientState, ClientStats, CloseInfo, Frame, JoinAck, PublishAck, PublishedEvent, PublishOptions,
+  ReconnectingEvent, ResumedEvent, Welcome, WsguardError,
 } from "../../pkg/wsguard.js";
 
 interface Progress { pct: number }
@@ -32,7 +32,8 @@ export async function main(): Promise<void> {
   client.on("resumed", ({ rooms }: ResumedEvent) => {
     for (const [room, { from, to, complete }] of Object.entries(rooms)) console.log(room, from, to, complete);
   });
-  client.on("error", (err: WsguardError) => console.log(err.code, err.message));
+  client.on("error", (err: WsguardError) => console.log(err.code, err.message, err.key, err.room));
+  client.on("published", ({ room, seq, key, duplicate }: PublishedEvent) => console.log(room, seq, key, duplicate));
   off();
 
   const welcome: Welcome = await client.connect();
@@ -40,6 +41,11 @@ export async function main(): Promise<void> {
   const reply: unknown = await client.request("echo", { x: 1 }, { timeoutMs: 2000 });
   const joined: JoinAck = await client.join("board:1");
   const published: { seq: number } = await client.publish("board:1", { text: "hi" });
+  const publishOptions: PublishOptions = { key: "msg-42", timeoutMs: 10000 };
+  const exactlyOnce: PublishAck = await client.publish("board:1", { text: "hi" }, publishOptions);
+  const dup: boolean = exactlyOnce.duplicate;
+  const key: string = exactlyOnce.key;
+  console.log(dup, key, exactlyOnce.seq);
   const left: { room: string } = await client.leave("board:1");
   const stats: ClientStats = client.stats;
   const ids: [string | undefined, string | undefined] = [client.connectionId, client.userId];
@@ -63,5 +69,7 @@ export function misuse(client: Client): void {
   void client.join(42);
   // @ts-expect-error: unknown option names are rejected
   new Client("ws://x", { tokn: "typo" });
+  // @ts-expect-error: a publish key is a string
+  void client.publish("board:1", {}, { key: 42 });
   console.log(n);
 }

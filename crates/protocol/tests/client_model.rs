@@ -6,7 +6,12 @@
 //! - never stuck: a client that is not idle or closed always has a timer or an
 //!   outstanding token request;
 //! - every send is accounted for exactly once (sent, or reported dropped);
-//! - every request resolves exactly once (checked after a final close).
+//! - every request resolves exactly once (checked after a final close);
+//! - exactly-once publish against a server model that dedupes by key: a publish
+//!   resolves at most once, is never sent after it resolved, is never failed with
+//!   `disconnected`, and the server never publishes one publish call twice (every
+//!   retry carries the key of the first attempt), and a receipt carries the seq
+//!   the server gave that key.
 
 mod support;
 
@@ -15,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 use support::*;
 use wsguard_protocol::client::{
-    Client, ClientConfig, ClientState, Output, RequestId, SendOutcome, SocketId,
+    Client, ClientConfig, ClientState, Output, PublishOptions, RequestId, SendOutcome, SocketId,
 };
 use wsguard_protocol::Frame;
 
@@ -34,6 +39,18 @@ struct Model {
     queued: BTreeSet<u64>,
     transmitted: BTreeSet<u64>,
     requests: BTreeMap<RequestId, u32>,
+    /// Publish calls, by the payload `n` of the call.
+    publish_calls: BTreeMap<u64, RequestId>,
+    /// The key each publish call was first sent with.
+    publish_keys: BTreeMap<u64, String>,
+    /// The server's dedupe: key → the seq it published it with.
+    server_keys: BTreeMap<String, u64>,
+    /// How often the server published each publish call (by payload `n`).
+    server_published: BTreeMap<u64, u32>,
+    server_seq: u64,
+    /// Publishes the server received and has not answered: (socket, wire id, key).
+    server_unanswered: Vec<(SocketId, String, String)>,
+    publish_retries: u64,
 }
 
 impl Model {
@@ -63,12 +80,16 @@ impl Model {
                         .and_then(Value::as_u64);
                     if self.unwritable.contains(&socket) {
                         // The layer cannot write it: back to the core, to be sent later.
-                        if let Some(n) = n {
+                        if let (Some(n), false) = (n, frame.kind == "publish") {
                             self.sent_direct.remove(&n);
                             self.queued.insert(n);
                         }
                         self.client.on_send_refused(socket, frame, self.now);
                         self.closing.insert(socket);
+                        continue;
+                    }
+                    if frame.kind == "publish" {
+                        self.server_receives(socket, &frame);
                         continue;
                     }
                     if let Some(n) = frame
@@ -85,7 +106,32 @@ impl Model {
                     }
                 }
                 Output::FetchToken => self.token_requested = true,
-                Output::Resolve { request, .. } => *self.requests.entry(request).or_default() += 1,
+                Output::Resolve { request, result } => {
+                    if let Err(e) = &result {
+                        let is_publish = self.publish_calls.values().any(|r| *r == request);
+                        assert!(
+                            !(is_publish && e.code == "disconnected"),
+                            "a publish failed with disconnected"
+                        );
+                    }
+                    *self.requests.entry(request).or_default() += 1;
+                }
+                Output::Published { request, receipt } => {
+                    *self.requests.entry(request).or_default() += 1;
+                    let n = self
+                        .publish_calls
+                        .iter()
+                        .find_map(|(n, r)| (*r == request).then_some(*n))
+                        .expect("a receipt for a publish call");
+                    if let Some(key) = self.publish_keys.get(&n) {
+                        assert_eq!(&receipt.key, key, "a receipt with another key");
+                    }
+                    if let Some(seq) = self.server_keys.get(&receipt.key) {
+                        if receipt.seq != 0 {
+                            assert_eq!(receipt.seq, *seq, "a receipt with another seq");
+                        }
+                    }
+                }
                 Output::Event(_) => {}
             }
         }
@@ -102,6 +148,48 @@ impl Model {
         }
     }
 
+    /// The server model gets a publish: published once per key, a duplicate after.
+    fn server_receives(&mut self, socket: SocketId, frame: &Frame<Value>) {
+        let key = frame.key.clone().expect("every publish carries a key");
+        let n = frame.data.as_ref().and_then(|d| d["n"].as_u64()).unwrap();
+        let request = self.publish_calls[&n];
+        let first_key = self.publish_keys.entry(n).or_insert_with(|| key.clone());
+        assert_eq!(first_key, &key, "a retry with another key");
+        assert_eq!(
+            self.requests.get(&request).copied().unwrap_or(0),
+            0,
+            "a publish sent after it resolved"
+        );
+        if self.server_keys.contains_key(&key) {
+            self.publish_retries += 1;
+        } else {
+            self.server_seq += 1;
+            self.server_keys.insert(key.clone(), self.server_seq);
+            let times = self.server_published.entry(n).or_default();
+            *times += 1;
+            assert_eq!(*times, 1, "publish call {n} published twice");
+        }
+        let id = frame.id.clone().expect("a publish has an id");
+        self.server_unanswered.push((socket, id, key));
+    }
+
+    /// The server answers one publish it received (the ack reaches the client only
+    /// if that socket is still the live one).
+    fn server_acks(&mut self, index: usize) {
+        if self.server_unanswered.is_empty() {
+            return;
+        }
+        let (socket, id, key) = self
+            .server_unanswered
+            .remove(index % self.server_unanswered.len());
+        let seq = self.server_keys[&key];
+        let ack =
+            json!({"type":"ack","id": id,"data":{"seq": seq, "duplicate": seq != self.server_seq}});
+        if self.client.live_socket() == Some(socket) && !self.unwritable.contains(&socket) {
+            self.client.on_frame(socket, frame(ack), self.now);
+        }
+    }
+
     fn payload(&mut self) -> Value {
         self.next_payload += 1;
         json!({ "n": self.next_payload })
@@ -112,7 +200,7 @@ fn frame(value: Value) -> Frame<Value> {
     serde_json::from_value(value).unwrap()
 }
 
-fn run(seed: u64, steps: usize) {
+fn run(seed: u64, steps: usize) -> u64 {
     let mut rng = seeded(seed);
     let mut pick = |n: usize| ((rng() * n as f64) as usize).min(n - 1);
     let mut config = ClientConfig::default();
@@ -132,6 +220,13 @@ fn run(seed: u64, steps: usize) {
         queued: BTreeSet::new(),
         transmitted: BTreeSet::new(),
         requests: BTreeMap::new(),
+        publish_calls: BTreeMap::new(),
+        publish_keys: BTreeMap::new(),
+        server_keys: BTreeMap::new(),
+        server_published: BTreeMap::new(),
+        server_seq: 0,
+        server_unanswered: Vec::new(),
+        publish_retries: 0,
     };
     for _ in 0..steps {
         let now = m.now;
@@ -143,7 +238,37 @@ fn run(seed: u64, steps: usize) {
         } else {
             current.or(any_socket)
         };
-        match pick(16) {
+        match pick(21) {
+            19 | 20 => {
+                // The server accepts the current socket: open, welcome, resume report.
+                if let Some(s) = current {
+                    m.client.on_socket_open(s, now);
+                    m.absorb();
+                    m.client.on_frame(s, welcome("e1", "s", 5_000), now);
+                    m.absorb();
+                    m.client
+                        .on_frame(s, frame(json!({"type":"resumed","data":{"rooms":{}}})), now);
+                }
+            }
+            16 | 17 => {
+                let data = m.payload();
+                let n = data["n"].as_u64().unwrap();
+                let key = format!("k{n}");
+                let longest = [10_000, 600_000][pick(2)];
+                let options = PublishOptions {
+                    key: (pick(2) == 0).then(|| key.clone()),
+                    timeout_ms: Some(1 + pick(longest) as u64),
+                };
+                let id = m
+                    .client
+                    .publish(["a", "b"][pick(2)], Some(data), options, now);
+                m.requests.entry(id).or_default();
+                m.publish_calls.insert(n, id);
+            }
+            18 => {
+                let index = pick(8);
+                m.server_acks(index);
+            }
             0 => m.client.connect(now),
             1 if pick(4) == 0 => m.client.close(now),
             2 | 3 => {
@@ -181,6 +306,14 @@ fn run(seed: u64, steps: usize) {
                         welcome(["e1", "e2"][pick(2)], "s", 1_000 + pick(10_000) as u64),
                         now,
                     );
+                    if pick(3) > 0 {
+                        m.absorb();
+                        m.client.on_frame(
+                            s,
+                            frame(json!({"type":"resumed","data":{"rooms":{}}})),
+                            now,
+                        );
+                    }
                 }
             }
             8 => {
@@ -258,11 +391,19 @@ fn run(seed: u64, steps: usize) {
         dropped <= stats.dropped,
         "seed {seed}: {dropped} buffered sends vanished without a report"
     );
+    m.publish_retries
 }
 
 #[test]
 fn random_event_sequences_keep_the_invariants() {
+    let mut retries = 0;
     for seed in 1..=3_000 {
-        run(seed, 200);
+        retries += run(seed, 200);
     }
+    // The sequences do exercise retries that reach the server a second time.
+    assert!(
+        retries > 1_000,
+        "only {retries} publish retries reached the server"
+    );
+    eprintln!("{retries} publish retries reached the server model (each acknowledged as a duplicate at most)");
 }

@@ -5,7 +5,7 @@ mod support;
 use serde_json::json;
 use support::*;
 use wsguard_protocol::client::{
-    ClientConfig, ClientState, Event, Output, RequestError, SendError, SendOutcome,
+    ClientConfig, ClientState, Event, Output, PublishOptions, RequestError, SendError, SendOutcome,
 };
 
 #[test]
@@ -149,7 +149,8 @@ fn close_rejects_pending_requests_with_closed() {
     let mut h = Harness::new(ClientConfig::default());
     h.connect_open();
     h.client.request("a", None, None, h.now);
-    h.client.publish("r", Some(json!(1)), h.now);
+    h.client
+        .publish("r", Some(json!(1)), PublishOptions::default(), h.now);
     h.drain();
     h.client.close(h.now);
     let codes: Vec<_> = resolution(&h.drain())

@@ -59,6 +59,32 @@ pub struct SocketId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
+/// Options of one [`Client::publish`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// The idempotency key (1–128 characters), scoped to (user, room). Default: a
+    /// fresh random key. A publish is sent again with the same key after a drop,
+    /// so the server publishes it at most once within its dedupe window.
+    pub key: Option<String>,
+    /// How long the publish may take, retries included, in ms. Default:
+    /// `request_timeout_ms`.
+    pub timeout_ms: Option<u64>,
+}
+
+/// A publish the server acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReceipt {
+    /// The room.
+    pub room: String,
+    /// The seq the message got (the original one for a duplicate).
+    pub seq: u64,
+    /// The idempotency key it was sent with.
+    pub key: String,
+    /// The server had published it already (an earlier attempt got through and its
+    /// ack was lost): nothing was published twice.
+    pub duplicate: bool,
+}
+
 /// The connection state seen by users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientState {
@@ -226,6 +252,23 @@ pub enum Event<D> {
     },
     /// What a resume replayed per room.
     Resumed(Resumed),
+    /// A publish restored from the durable outbox was acknowledged (a publish made
+    /// through [`Client::publish`] resolves with [`Output::Published`] instead).
+    Published(PublishReceipt),
+    /// A publish restored from the durable outbox failed: `code` is a server code,
+    /// `timeout` (it may have been published, never twice), `closed`, or `expired`
+    /// (written to a socket once, unacknowledged, and older than the server's dedupe
+    /// window: it may or may not have been published, so it is not sent again).
+    PublishFailed {
+        /// The room.
+        room: String,
+        /// Its idempotency key.
+        key: String,
+        /// Stable code.
+        code: String,
+        /// Explanation.
+        message: String,
+    },
     /// An error: a server `error` frame not tied to a request, a dropped frame, …
     Error {
         /// Stable code.
@@ -259,6 +302,13 @@ pub enum Output<D> {
     },
     /// Call the token provider; answer with `on_token`.
     FetchToken,
+    /// A publish was acknowledged (its other outcomes come as [`Output::Resolve`]).
+    Published {
+        /// The publish.
+        request: RequestId,
+        /// What the server answered.
+        receipt: PublishReceipt,
+    },
     /// A request finished.
     Resolve {
         /// The request.

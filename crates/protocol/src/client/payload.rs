@@ -14,6 +14,8 @@ pub trait Payload: Clone {
     fn to_error(&self) -> Option<(String, String)>;
     /// An unsigned integer field of an object payload (`seq` of an ack).
     fn u64_field(&self, name: &str) -> Option<u64>;
+    /// A boolean field of an object payload (`duplicate` of a publish ack).
+    fn bool_field(&self, name: &str) -> Option<bool>;
     /// The payload of a `hello`.
     fn from_hello(hello: &Hello) -> Self;
 }
@@ -37,6 +39,9 @@ impl Payload for serde_json::Value {
     }
     fn u64_field(&self, name: &str) -> Option<u64> {
         self.get(name)?.as_u64()
+    }
+    fn bool_field(&self, name: &str) -> Option<bool> {
+        self.get(name)?.as_bool()
     }
     fn from_hello(hello: &Hello) -> Self {
         serde_json::to_value(hello).expect("hello serializes")

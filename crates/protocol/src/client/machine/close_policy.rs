@@ -15,6 +15,15 @@ impl<D: Payload> Client<D> {
         retry_after_ms: Option<u64>,
     ) {
         self.ping = None;
+        self.awaiting_resumed = false;
+        // A publish in flight is not failed by the drop: it stays pending and is
+        // sent again, with its key, after the next welcome.
+        for (id, pending) in &mut self.pending {
+            if pending.sent_on == Some(socket) && pending.publish.is_some() {
+                pending.sent_on = None;
+                self.retries.push(id.clone());
+            }
+        }
         let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(_, p)| p.sent_on == Some(socket));
@@ -105,9 +114,13 @@ impl<D: Payload> Client<D> {
 
     /// Final close: every pending request and buffered frame gets its outcome.
     pub(super) fn terminate(&mut self, code: u16, reason: String) {
+        self.retries.clear();
+        self.awaiting_resumed = false;
         for (_, pending) in std::mem::take(&mut self.pending) {
-            if let Some(request) = pending.request {
-                let error = RequestError::new("closed", format!("the client closed ({code})"));
+            let error = RequestError::new("closed", format!("the client closed ({code})"));
+            if let Some(publish) = pending.publish {
+                self.publish_outcome(pending.request, &publish, Err(error));
+            } else if let Some(request) = pending.request {
                 self.outputs.push_back(Output::Resolve {
                     request,
                     result: Err(error),

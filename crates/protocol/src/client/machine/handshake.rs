@@ -77,7 +77,10 @@ impl<D: Payload> Client<D> {
         self.event(Event::Welcome(welcome));
         if !resumed_by_hello {
             self.rejoin_rooms(socket);
+            self.send_retries(socket);
         }
+        // After a resume, publishes are retried once `resumed` says the rooms are back.
+        self.awaiting_resumed = resumed_by_hello;
         while let Some(frame) = self.outbox.pop_front() {
             self.transmit(socket, frame);
         }

@@ -96,13 +96,14 @@ enum Purpose {
     Rejoin(String),
 }
 
-#[derive(Debug)]
-struct Pending {
+struct Pending<D> {
     request: Option<RequestId>,
     purpose: Purpose,
     deadline: Millis,
     /// The socket it was sent on; `None` while buffered.
     sent_on: Option<SocketId>,
+    /// A publish keeps its frame (key included): it is sent again after a drop.
+    publish: Option<Box<Frame<D>>>,
 }
 
 /// The sans-IO client. `D` is the payload type (a JS value in the browser,
@@ -118,7 +119,12 @@ pub struct Client<D> {
     attempt: u32,
     outbox: VecDeque<Frame<D>>,
     /// Requests awaiting an answer, by wire id (few at a time: a Vec keeps the wasm small).
-    pending: Vec<(String, Pending)>,
+    pending: Vec<(String, Pending<D>)>,
+    /// Wire ids of publishes whose connection dropped before their ack, in call
+    /// order: sent again after the next welcome (after `resumed` when resuming).
+    retries: Vec<String>,
+    /// The welcome came after a `hello` with `resume`: retries wait for `resumed`.
+    awaiting_resumed: bool,
     /// Rooms to be in (re-joined after every welcome), in join order.
     joined: Vec<String>,
     /// Last seq seen per room, in the current epoch.
@@ -157,6 +163,8 @@ impl<D: Payload> Client<D> {
             attempt: 0,
             outbox: VecDeque::new(),
             pending: Vec::new(),
+            retries: Vec::new(),
+            awaiting_resumed: false,
             joined: Vec::new(),
             last_seq: BTreeMap::new(),
             session: None,
@@ -243,7 +251,7 @@ impl<D: Payload> Client<D> {
     }
 
     /// Removes and returns the pending requests whose wire id matches.
-    fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending> {
+    fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending<D>> {
         let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(id, _)| matches(id));

@@ -44,6 +44,21 @@ impl<D: Payload> Client<D> {
         self.outputs.push_back(Output::Send { socket, frame });
     }
 
+    /// Sends again, in call order, the publishes whose connection dropped before
+    /// their ack (those that timed out meanwhile are gone from `pending`).
+    pub(super) fn send_retries(&mut self, socket: SocketId) {
+        for id in std::mem::take(&mut self.retries) {
+            let frame = self
+                .pending
+                .iter()
+                .find(|(p, _)| *p == id)
+                .and_then(|(_, p)| p.publish.as_deref().cloned());
+            if let Some(frame) = frame {
+                self.transmit(socket, frame);
+            }
+        }
+    }
+
     /// The I/O layer could not write `frame` (its [`Output::Send`]) because the
     /// socket is no longer open. The socket counts as closing (see
     /// [`Client::on_socket_closing`]); the frame and every later frame for that

@@ -2,8 +2,14 @@
 //! exactly one outcome (the answer, an error, a timeout, a drop or the close).
 
 use super::{Client, Pending, Purpose};
-use crate::client::{Event, Millis, Output, Payload, RequestError, RequestId, SendError};
+use crate::client::{
+    Event, Millis, Output, Payload, PublishOptions, PublishReceipt, RequestError, RequestId,
+    SendError,
+};
 use crate::{kind, Frame};
+
+/// The longest idempotency key the server accepts, in characters.
+const MAX_KEY_CHARS: usize = 128;
 
 impl<D: Payload> Client<D> {
     /// Sends a request; its outcome arrives as [`Output::Resolve`].
@@ -35,12 +41,55 @@ impl<D: Payload> Client<D> {
         self.start_request(Frame::new(kind::LEAVE).with_room(room), Purpose::User, None)
     }
 
-    /// Publishes to a room.
-    pub fn publish(&mut self, room: &str, data: Option<D>, now: Millis) -> RequestId {
+    /// Publishes to a room, exactly once: the publish carries an idempotency key
+    /// (the one in `options`, or a fresh random one). If the connection drops before
+    /// the ack, it stays pending and is sent again with the same key after the next
+    /// welcome (after `resumed` when resuming), until its timeout or `close()`; it is
+    /// never failed with `disconnected`. It ends with [`Output::Published`], or an
+    /// [`Output::Resolve`] error: `timeout` (it may have been published, never
+    /// twice), `closed`, `bad_frame` (a key that is not 1–128 characters), or a
+    /// server code.
+    pub fn publish(
+        &mut self,
+        room: &str,
+        data: Option<D>,
+        options: PublishOptions,
+        now: Millis,
+    ) -> RequestId {
         self.tick(now);
+        let key = match options.key {
+            Some(key) => key,
+            None => self.fresh_key(),
+        };
         let mut frame = Frame::new(kind::PUBLISH).with_room(room);
         frame.data = data;
-        self.start_request(frame, Purpose::User, None)
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            let request = RequestId(self.next_id);
+            self.next_id += 1;
+            let error = RequestError::new("bad_frame", "a publish key has 1 to 128 characters");
+            self.outputs.push_back(Output::Resolve {
+                request,
+                result: Err(error),
+            });
+            return request;
+        }
+        frame.key = Some(key);
+        self.start_request(frame, Purpose::User, options.timeout_ms)
+    }
+
+    /// A fresh idempotency key: 24 hex digits (96 random bits) from the injected
+    /// source (no `format!`: it keeps the wasm small).
+    fn fresh_key(&mut self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut key = String::with_capacity(24);
+        for _ in 0..2 {
+            let mut bits = ((self.random)().clamp(0.0, 1.0) * (1u64 << 48) as f64) as u64;
+            for _ in 0..12 {
+                key.push(char::from(HEX[(bits & 15) as usize]));
+                bits >>= 4;
+            }
+        }
+        key
     }
 
     pub(super) fn start_request(
@@ -53,6 +102,7 @@ impl<D: Payload> Client<D> {
         let id = self.next_wire_id("");
         frame.id = Some(id.clone());
         let deadline = self.now + timeout_ms.unwrap_or(self.config.request_timeout_ms);
+        let publish = (frame.kind == kind::PUBLISH).then(|| Box::new(frame.clone()));
         self.pending.push((
             id.clone(),
             Pending {
@@ -60,6 +110,7 @@ impl<D: Payload> Client<D> {
                 purpose,
                 deadline,
                 sent_on: None,
+                publish,
             },
         ));
         if let Err(error) = self.deliver(frame) {
@@ -87,6 +138,8 @@ impl<D: Payload> Client<D> {
             }
             return;
         };
+        // Answered: never sent (again) from the buffer.
+        self.outbox.retain(|f| f.id != frame.id);
         if frame.kind != kind::ERROR {
             if let Purpose::Join(room) | Purpose::Rejoin(room) = &pending.purpose {
                 let seq = frame
@@ -111,6 +164,10 @@ impl<D: Payload> Client<D> {
         } else {
             Ok(frame)
         };
+        if let Some(publish) = pending.publish {
+            self.publish_outcome(pending.request, &publish, result);
+            return;
+        }
         match pending.request {
             Some(request) => self.outputs.push_back(Output::Resolve { request, result }),
             None => {
@@ -122,5 +179,47 @@ impl<D: Payload> Client<D> {
                 }
             }
         }
+    }
+}
+
+impl<D: Payload> Client<D> {
+    /// A publish ended: its promise (or, for one restored from the durable outbox,
+    /// an event) learns how.
+    pub(super) fn publish_outcome(
+        &mut self,
+        request: Option<RequestId>,
+        publish: &Frame<D>,
+        result: Result<Frame<D>, RequestError>,
+    ) {
+        let room = publish.room.clone().unwrap_or_default();
+        let key = publish.key.clone().unwrap_or_default();
+        match (request, result) {
+            (Some(request), Ok(ack)) => {
+                let receipt = receipt(room, key, &ack);
+                self.outputs
+                    .push_back(Output::Published { request, receipt });
+            }
+            (None, Ok(ack)) => self.event(Event::Published(receipt(room, key, &ack))),
+            (Some(request), Err(error)) => self.outputs.push_back(Output::Resolve {
+                request,
+                result: Err(error),
+            }),
+            (None, Err(error)) => self.event(Event::PublishFailed {
+                room,
+                key,
+                code: error.code,
+                message: error.message,
+            }),
+        }
+    }
+}
+
+fn receipt<D: Payload>(room: String, key: String, ack: &Frame<D>) -> PublishReceipt {
+    let data = ack.data.as_ref();
+    PublishReceipt {
+        room,
+        seq: data.and_then(|d| d.u64_field("seq")).unwrap_or(0),
+        key,
+        duplicate: data.and_then(|d| d.bool_field("duplicate")) == Some(true),
     }
 }

@@ -1,7 +1,7 @@
 //! Rooms: re-joined after every welcome, each room message delivered once per seq,
 //! and what a resume replayed.
 
-use super::{Client, Pending, Purpose};
+use super::{Client, Pending, Phase, Purpose};
 use crate::client::{Event, Payload, SocketId};
 use crate::{kind, Frame, Resume};
 
@@ -38,6 +38,7 @@ impl<D: Payload> Client<D> {
                     purpose: Purpose::Rejoin(room),
                     deadline,
                     sent_on: None,
+                    publish: None,
                 },
             ));
             self.transmit(socket, frame);
@@ -64,5 +65,9 @@ impl<D: Payload> Client<D> {
             *last = (*last).max(report.to);
         }
         self.event(Event::Resumed(resumed));
+        if let (true, Phase::Open { socket, .. }) = (self.awaiting_resumed, self.phase) {
+            self.awaiting_resumed = false;
+            self.send_retries(socket);
+        }
     }
 }

@@ -73,8 +73,10 @@ impl<D: Payload> Client<D> {
                 .is_none_or(|id| !expired.iter().any(|(expired_id, _)| expired_id == id))
         });
         for (_, pending) in expired {
-            if let Some(request) = pending.request {
-                let error = RequestError::new("timeout", "no answer within the request timeout");
+            let error = RequestError::new("timeout", "no answer within the request timeout");
+            if let Some(publish) = pending.publish {
+                self.publish_outcome(pending.request, &publish, Err(error));
+            } else if let Some(request) = pending.request {
                 self.outputs.push_back(Output::Resolve {
                     request,
                     result: Err(error),
