@@ -17,13 +17,14 @@ use crate::router::Router;
 /// What the intake hands the handler, in arrival order.
 #[derive(Debug)]
 pub(super) enum Work {
-    /// A well-formed frame.
-    Frame(Frame),
+    /// A well-formed frame (boxed: the queue's blocks are allocated per
+    /// connection, and a `Frame` is ~190 bytes).
+    Frame(Box<Frame>),
     /// A frame that is not part of the protocol (answered `bad_frame`, counted).
-    Bad(String),
+    Bad(Box<str>),
     /// The intake stopped reading: close this way (or as gone) once the frames
     /// before it were handled.
-    End(Option<CloseRequest>),
+    End(Option<Box<CloseRequest>>),
 }
 
 pub(super) struct Open {
@@ -75,12 +76,14 @@ impl Handler {
             let flow = match item {
                 Work::End(close) => {
                     self.outbound
-                        .request_close(close.unwrap_or(CloseRequest::PeerGone));
+                        .request_close(close.map_or(CloseRequest::PeerGone, |c| *c));
                     Flow::Stop
                 }
                 Work::Bad(message) => self.error(None, ErrorCode::BadFrame, message),
-                Work::Frame(frame) if self.open.is_none() => self.handshake(frame).await,
-                Work::Frame(frame) => self.dispatch(frame).await,
+                // Boxed: an idle connection's task then holds only the small state
+                // of waiting for work, not the largest request future.
+                Work::Frame(frame) if self.open.is_none() => Box::pin(self.handshake(*frame)).await,
+                Work::Frame(frame) => Box::pin(self.dispatch(*frame)).await,
             };
             if let Flow::Stop = flow {
                 break;

@@ -121,7 +121,8 @@ impl Intake {
         match end {
             // Frames already taken are handled before the close goes out.
             Some(close) => {
-                let queued = timeout(END_QUEUE_TIMEOUT, work.send(Work::End(close.clone()))).await;
+                let last = Work::End(close.clone().map(Box::new));
+                let queued = timeout(END_QUEUE_TIMEOUT, work.send(last)).await;
                 if !matches!(queued, Ok(Ok(()))) {
                     self.outbound
                         .request_close(close.unwrap_or(CloseRequest::PeerGone));
@@ -144,12 +145,10 @@ impl Intake {
     fn take(&self, message: Message, limiter: &mut RateLimiter, open: bool) -> Taken {
         let (id, item) = match message {
             Message::Text(text) => match serde_json::from_str::<Frame>(&text) {
-                Ok(frame) => (frame.id.clone(), Work::Frame(frame)),
+                Ok(frame) => (frame.id.clone(), Work::Frame(Box::new(frame))),
                 Err(e) => (
                     None,
-                    Work::Bad(format!(
-                        "a frame is a JSON object with a string `type`: {e}"
-                    )),
+                    Work::Bad(format!("a frame is a JSON object with a string `type`: {e}").into()),
                 ),
             },
             Message::Binary(_) => (
