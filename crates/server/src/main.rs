@@ -4,6 +4,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// jemalloc, configured in `.cargo/config.toml` (`JEMALLOC_SYS_WITH_MALLOC_CONF`)
+/// with a background thread that returns freed pages after a second. With glibc's
+/// malloc the process kept its peak: 5,000 connections opened and closed left it
+/// at ~49 MB (from 6), 45,000 forgotten rooms at ~73 MB; with this, ~12 and ~9 MB.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use wsguard_server::{AuthMode, ServerBuilder, ServerConfig};
