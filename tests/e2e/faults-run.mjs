@@ -406,6 +406,7 @@ function analyze({ name, seed, seconds, serverCount, rooms, finals, clients, pro
       sdkAcked: sum(clients.map((c) => c.published.length)),
       sdkRejected: clients.reduce((acc, c) => add(acc, c.rejected), {}),
     },
+    strays: sum(clients.map((c) => c.strays.length)),
     checked, lost, lostInAdmittedGaps: lostAdmitted, duplicated, outOfOrder, unexpected, publishedTwice: publishedTwice.length,
     inconsistent: inconsistent.length, stuck: stuck.length, allOpen, caughtUp, settledMs,
     consoleErrors: consoleErrors.length, browserNetworkLogs: problems.length - consoleErrors.length,
@@ -451,7 +452,7 @@ function printSummary(s) {
   log(n, `published: http ${s.published.httpAcked} acked of ${s.published.httpAttempts} (failed: ${fmt(s.published.httpFailed)}),`
     + ` sdk ${s.published.sdkAcked} acked (rejected: ${fmt(s.published.sdkRejected)})`);
   log(n, `messages checked=${s.checked} lost=${s.lost} (of which in gaps reported complete:false: ${s.lostInAdmittedGaps}) duplicated=${s.duplicated} out-of-order=${s.outOfOrder}`
-    + ` outside-range=${s.unexpected} published-twice=${s.publishedTwice} inconsistent=${s.inconsistent}`
+    + ` outside-range=${s.unexpected} other-rooms=${s.strays} published-twice=${s.publishedTwice} inconsistent=${s.inconsistent}`
     + ` stuck=${s.stuck} console-errors=${s.consoleErrors} (browser network logs: ${s.browserNetworkLogs})`
     + ` settled in ${(s.settledMs / 1000).toFixed(1)} s`);
   for (const w of s.serverWarnings || []) {

@@ -22,6 +22,7 @@ function assertClean(s) {
   assert.equal(s.duplicated, 0, `duplicated messages (${why})`);
   assert.equal(s.outOfOrder, 0, `messages out of order (${why})`);
   assert.equal(s.unexpected, 0, `messages outside the range a client joined for (${why})`);
+  assert.equal(s.strays, 0, `messages of rooms a client never joined (${why})`);
   assert.equal(s.publishedTwice, 0, `a publish delivered under two seqs (${why})`);
   assert.equal(s.inconsistent, 0, `one seq carrying different messages (${why})`);
   assert.equal(s.stuck, 0, `stuck clients (${why})`);
