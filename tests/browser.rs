@@ -653,3 +653,6 @@ async fn a_welcome_the_sdk_cannot_read_is_an_error_then_4400_and_a_reconnect() {
 
 #[path = "browser/exactly_once.rs"]
 mod exactly_once;
+
+#[path = "browser/durable_outbox.rs"]
+mod durable_outbox;

@@ -2,7 +2,6 @@
 //! then pumps its outputs.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -12,6 +11,7 @@ use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{Client as Core, ClientState, Millis, RequestId, SendOutcome};
 
 use super::convert::{self, error};
+use super::durable;
 use super::page::watch_page;
 use super::payload::{self, JsPayload};
 use super::pump::{feed, notice_closing, pump};
@@ -37,7 +37,10 @@ impl Client {
                 "the URL must start with ws:// or wss://",
             ));
         }
-        let (config, token_provider) = convert::options(options);
+        let (mut config, token_provider) = convert::options(options);
+        config.wall_clock_origin_ms = (js_sys::Date::now() - now() as f64).max(0.0) as u64;
+        let persist = config.persist;
+        let user = convert::persist_user(options);
         let core = Core::new(config, Box::new(js_sys::Math::random));
         let inner = Rc::new(RefCell::new(Inner {
             core,
@@ -45,12 +48,13 @@ impl Client {
             socket: None,
             listeners: Vec::new(),
             next_listener: 1,
-            pending: HashMap::new(),
+            pending: Vec::new(),
             connect_waiters: Vec::new(),
             token_provider,
             timer: None,
             timer_callback: None,
             page_listeners: Vec::new(),
+            store: None,
         }));
         let weak = Rc::downgrade(&inner);
         let on_timer = Closure::<dyn FnMut()>::new(move || {
@@ -61,6 +65,10 @@ impl Client {
         });
         inner.borrow_mut().timer_callback = Some(on_timer);
         watch_page(&inner);
+        if persist {
+            let url = inner.borrow().url.clone();
+            durable::open(&inner, &url, user);
+        }
         Ok(Client { inner })
     }
 
@@ -70,7 +78,7 @@ impl Client {
         self.inner.borrow().core.state().as_str().to_owned()
     }
 
-    /// Counters: `{ sent, received, queued, dropped, reconnects, errors, rttMs }`.
+    /// Counters: `{ sent, received, queued, dropped, reconnects, errors, rttMs, persisted }`.
     #[wasm_bindgen(getter, unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
         convert::stats_object(self.inner.borrow().core.stats())
@@ -228,7 +236,7 @@ impl Client {
         notice_closing(&self.inner);
         let request = start(&mut self.inner.borrow_mut().core, now());
         if let Some(callbacks) = slot {
-            self.inner.borrow_mut().pending.insert(request, callbacks);
+            self.inner.borrow_mut().pending.push((request, callbacks));
         }
         pump(&self.inner);
         promise

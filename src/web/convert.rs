@@ -27,6 +27,7 @@ pub(crate) fn options(options: &JsValue) -> (ClientConfig, Option<js_sys::Functi
     if let Some(resume) = get(options, "resume").as_bool() {
         config.resume = resume;
     }
+    config.persist = get(options, "persist").as_bool() == Some(true);
     let ms = |key: &str| number(options, key).map(|n| n as u64);
     if let Some(v) = ms("welcomeTimeoutMs") {
         config.welcome_timeout_ms = v;
@@ -61,6 +62,13 @@ pub(crate) fn options(options: &JsValue) -> (ClientConfig, Option<js_sys::Functi
         b.max_attempts = Some(v as u32);
     }
     (config, provider)
+}
+
+/// Whose durable outbox this is: `persistKey`, else the static `token`.
+pub(crate) fn persist_user(options: &JsValue) -> Option<String> {
+    get(options, "persistKey")
+        .as_string()
+        .or_else(|| get(options, "token").as_string())
 }
 
 /// A request's `timeoutMs` option.
@@ -180,5 +188,6 @@ pub(crate) fn stats_object(stats: Stats) -> JsValue {
         ("reconnects", n(stats.reconnects)),
         ("errors", n(stats.errors)),
         ("rttMs", stats.rtt_ms.map_or(JsValue::NULL, n)),
+        ("persisted", n(stats.persisted)),
     ])
 }

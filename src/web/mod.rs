@@ -4,12 +4,14 @@
 //! - [`client`]: the `Client` class JavaScript sees;
 //! - [`pump`]: the core's outputs carried out (sockets, sends, timers, tokens, promises);
 //! - [`dispatch`]: the core's events handed to the user's listeners;
+//! - [`durable`]: the durable outbox's IndexedDB store;
 //! - [`page`]: the page's online/offline/visibility events fed to the core;
 //! - [`socket`]: one browser WebSocket and the listeners it owns.
 
 mod client;
 mod convert;
 mod dispatch;
+mod durable;
 mod page;
 mod payload;
 mod pump;
@@ -17,7 +19,6 @@ mod socket;
 mod types;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::Function;
@@ -56,12 +57,16 @@ struct Inner {
     socket: Option<(SocketId, BrowserSocket)>,
     listeners: Vec<Listener>,
     next_listener: u32,
-    pending: HashMap<RequestId, (Function, Function)>,
+    /// Promise callbacks of the requests under way (a Vec: few at a time, and no
+    /// hash map in the wasm).
+    pending: Vec<(RequestId, (Function, Function))>,
     connect_waiters: Vec<(Function, Function)>,
     token_provider: Option<Function>,
     timer: Option<i32>,
     timer_callback: Option<Closure<dyn FnMut()>>,
     page_listeners: Vec<PageListener>,
+    /// The durable outbox (`persist: true` and IndexedDB usable).
+    store: Option<durable::OutboxStore>,
 }
 
 impl Drop for Inner {
@@ -74,6 +79,17 @@ impl Drop for Inner {
                 target.remove_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
         }
         self.socket = None;
+        if let Some(store) = self.store.take() {
+            store.close();
+        }
+    }
+}
+
+impl Inner {
+    /// The promise callbacks of a request that ended.
+    fn settle(&mut self, request: RequestId) -> Option<(Function, Function)> {
+        let index = self.pending.iter().position(|(r, _)| *r == request)?;
+        Some(self.pending.swap_remove(index).1)
     }
 }
 

@@ -116,7 +116,7 @@ pub(super) fn pump(shared: &Shared) {
             }
             Output::FetchToken => fetch_token(shared),
             Output::Resolve { request, result } => {
-                let callbacks = shared.borrow_mut().pending.remove(&request);
+                let callbacks = shared.borrow_mut().settle(request);
                 if let Some((resolve, reject)) = callbacks {
                     let _ = match result {
                         Ok(frame) => resolve.call1(
@@ -128,10 +128,15 @@ pub(super) fn pump(shared: &Shared) {
                 }
             }
             Output::Published { request, receipt } => {
-                let callbacks = shared.borrow_mut().pending.remove(&request);
+                let callbacks = shared.borrow_mut().settle(request);
                 if let Some((resolve, _)) = callbacks {
                     let _ =
                         resolve.call1(&JsValue::NULL, &convert::receipt_object(&receipt, false));
+                }
+            }
+            Output::Store(op) => {
+                if let Some(store) = &shared.borrow().store {
+                    super::durable::apply(store, &op);
                 }
             }
             Output::Event(event) => dispatch(shared, event),

@@ -27,6 +27,12 @@ export interface ClientOptions {
   /** Frames buffered while not open. Default 1000. */ queueLimit?: number;
   /** Default 10000. */ requestTimeoutMs?: number;
   /** Resume the session and replay missed room messages after a reconnect. Default true. */ resume?: boolean;
+  /**
+   * Durable outbox: buffered sends and unacknowledged publishes are also kept in IndexedDB (per url and
+   * user) and sent by the next Client with the same url, user and `persist` (after a reload, a crash, a
+   * closed tab): restored publishes report on `published` / `error` (with their `key`). Default false.
+   */ persist?: boolean;
+  /** Names the user's durable outbox (default: the static `token`; needed with `getToken`). */ persistKey?: string;
 }
 
 export interface RequestOptions { timeoutMs?: number }
@@ -59,6 +65,7 @@ export interface ReconnectingEvent { attempt: number; delayMs: number; code: num
 export interface CloseInfo { code: number; reason: string; willReconnect: boolean }
 export interface ClientStats {
   sent: number; received: number; queued: number; dropped: number; reconnects: number; errors: number; rttMs: number | null;
+  /** Entries in the durable outbox now. */ persisted: number;
 }
 
 /** Errors carry a stable `code` to branch on. */

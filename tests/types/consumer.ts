@@ -20,6 +20,8 @@ export async function main(): Promise<void> {
     queueLimit: 1000,
     requestTimeoutMs: 10000,
     resume: true,
+    persist: true,
+    persistKey: "alice",
   };
   const client = new Client("ws://127.0.0.1:8080/ws", options);
   const state: ClientState = client.state;
@@ -48,6 +50,8 @@ export async function main(): Promise<void> {
   console.log(dup, key, exactlyOnce.seq);
   const left: { room: string } = await client.leave("board:1");
   const stats: ClientStats = client.stats;
+  const persisted: number = stats.persisted;
+  console.log(persisted);
   const ids: [string | undefined, string | undefined] = [client.connectionId, client.userId];
   client.dropConnection();
   client.close();

@@ -11,7 +11,12 @@
 //!   resolves at most once, is never sent after it resolved, is never failed with
 //!   `disconnected`, and the server never publishes one publish call twice (every
 //!   retry carries the key of the first attempt), and a receipt carries the seq
-//!   the server gave that key.
+//!   the server gave that key;
+//! - the durable outbox (every other seed): the store holds what `stats.persisted`
+//!   says, nothing is removed that is not in it, and a "reload" (a new client
+//!   restoring the store, at any moment) loses no buffered send, sends none twice,
+//!   sends restored ones before its own, publishes no publish call twice, and
+//!   reports each restored publish's outcome at most once, never after sending it.
 
 mod support;
 
@@ -20,7 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 use support::*;
 use wsguard_protocol::client::{
-    Client, ClientConfig, ClientState, Output, PublishOptions, RequestId, SendOutcome, SocketId,
+    Client, ClientConfig, ClientState, Event, Output, PublishOptions, RequestId, SendOutcome,
+    SocketId, StoreOp, StoredEntry,
 };
 use wsguard_protocol::Frame;
 
@@ -39,8 +45,8 @@ struct Model {
     queued: BTreeSet<u64>,
     transmitted: BTreeSet<u64>,
     requests: BTreeMap<RequestId, u32>,
-    /// Publish calls, by the payload `n` of the call.
-    publish_calls: BTreeMap<u64, RequestId>,
+    /// Publish calls, by the payload `n` of the call: (the client's generation, request).
+    publish_calls: BTreeMap<u64, (u64, RequestId)>,
     /// The key each publish call was first sent with.
     publish_keys: BTreeMap<u64, String>,
     /// The server's dedupe: key → the seq it published it with.
@@ -51,6 +57,22 @@ struct Model {
     /// Publishes the server received and has not answered: (socket, wire id, key).
     server_unanswered: Vec<(SocketId, String, String)>,
     publish_retries: u64,
+    config: ClientConfig,
+    /// The durable outbox as the I/O layer keeps it.
+    store: BTreeMap<u64, StoredEntry<Value>>,
+    /// Entries of an earlier client not handed to this one yet.
+    foreign: BTreeSet<u64>,
+    /// Restored sends not written yet: the client's own sends must wait for them.
+    restored_sends: BTreeSet<u64>,
+    /// Outcome events of restored publishes, by key.
+    event_outcomes: BTreeMap<String, u32>,
+    /// Publish calls (by `n`) that settled in a page that was reloaded since.
+    settled_earlier: BTreeSet<u64>,
+    reloads: u64,
+    seed: u64,
+    /// Buffered sends a final close dropped, and what the clients reported.
+    dropped_sends: u64,
+    reported_dropped: u64,
 }
 
 impl Model {
@@ -98,17 +120,51 @@ impl Model {
                         .and_then(|d| d.get("n"))
                         .and_then(Value::as_u64)
                     {
+                        assert!(
+                            self.restored_sends.remove(&n) || self.restored_sends.is_empty(),
+                            "send {n} went before the restored ones {:?}",
+                            self.restored_sends
+                        );
                         assert!(self.transmitted.insert(n), "payload {n} sent twice");
                         assert!(
                             self.queued.remove(&n) || self.sent_direct.contains(&n),
-                            "payload {n} from nowhere"
+                            "seed {}: payload {n} from nowhere (restored {:?}, reloads {})",
+                            self.seed,
+                            self.restored_sends,
+                            self.reloads
                         );
                     }
                 }
                 Output::FetchToken => self.token_requested = true,
+                Output::Store(StoreOp::Put(entry)) => {
+                    assert!(self.config.persist, "a store write without persist");
+                    assert!(entry.frame.id.is_none(), "a wire id in the store");
+                    assert!(
+                        !self.foreign.contains(&entry.id),
+                        "an id of an earlier page reused"
+                    );
+                    self.store.insert(entry.id, entry);
+                }
+                Output::Store(StoreOp::Remove(id)) => {
+                    assert!(self.store.remove(&id).is_some(), "removed {id}: not stored");
+                }
+                Output::Event(Event::Published(receipt)) => {
+                    self.restored_outcome(&receipt.key);
+                    // (seq 0: a random `reply` of the model, not the server model.)
+                    if let (Some(seq), true) =
+                        (self.server_keys.get(&receipt.key), receipt.seq != 0)
+                    {
+                        assert_eq!(receipt.seq, *seq, "a receipt with another seq");
+                    }
+                }
+                Output::Event(Event::PublishFailed { key, .. }) => self.restored_outcome(&key),
                 Output::Resolve { request, result } => {
                     if let Err(e) = &result {
-                        let is_publish = self.publish_calls.values().any(|r| *r == request);
+                        let generation = self.reloads;
+                        let is_publish = self
+                            .publish_calls
+                            .values()
+                            .any(|c| *c == (generation, request));
                         assert!(
                             !(is_publish && e.code == "disconnected"),
                             "a publish failed with disconnected"
@@ -118,10 +174,11 @@ impl Model {
                 }
                 Output::Published { request, receipt } => {
                     *self.requests.entry(request).or_default() += 1;
+                    let generation = self.reloads;
                     let n = self
                         .publish_calls
                         .iter()
-                        .find_map(|(n, r)| (*r == request).then_some(*n))
+                        .find_map(|(n, c)| (*c == (generation, request)).then_some(*n))
                         .expect("a receipt for a publish call");
                     if let Some(key) = self.publish_keys.get(&n) {
                         assert_eq!(&receipt.key, key, "a receipt with another key");
@@ -146,20 +203,112 @@ impl Model {
         for (request, count) in &self.requests {
             assert!(*count <= 1, "{request:?} resolved {count} times");
         }
+        if state == ClientState::Closed {
+            // A final close drops (and reports) everything buffered; entries of an
+            // earlier page not handed back yet stay in the store.
+            if self.foreign.is_empty() {
+                self.restored_sends.clear();
+            }
+            let before = self.queued.len();
+            let waiting = &self.restored_sends;
+            self.queued.retain(|n| waiting.contains(n));
+            self.dropped_sends += (before - self.queued.len()) as u64;
+        }
+        let persisted = self.client.stats().persisted as usize;
+        assert_eq!(
+            persisted,
+            self.store.len() - self.foreign.len(),
+            "stats.persisted is not what the store holds"
+        );
+    }
+
+    fn restored_outcome(&mut self, key: &str) {
+        let count = self.event_outcomes.entry(key.to_owned()).or_default();
+        *count += 1;
+        assert_eq!(*count, 1, "restored publish {key} reported twice");
+    }
+
+    /// The page reloads: a new client with the same settings, the old one's
+    /// sockets and promises gone; the store is handed back later (`restore`).
+    fn reload(&mut self, seed: u64) {
+        self.reloads += 1;
+        self.reported_dropped += self.client.stats().dropped;
+        self.client = Client::new(self.config.clone(), seeded(seed ^ self.reloads));
+        self.live.clear();
+        self.all_sockets.clear();
+        self.closing.clear();
+        self.unwritable.clear();
+        self.server_unanswered.clear();
+        self.token_requested = false;
+        for (n, (generation, request)) in &self.publish_calls {
+            if *generation == self.reloads - 1
+                && self.requests.get(request).copied().unwrap_or(0) > 0
+            {
+                self.settled_earlier.insert(*n);
+            }
+        }
+        self.requests.clear();
+        self.foreign = self.store.keys().copied().collect();
+        self.sent_direct.clear();
+        // Every buffered send survives in the store.
+        let stored: BTreeSet<u64> = self
+            .store
+            .values()
+            .filter(|e| e.frame.kind != "publish")
+            .filter_map(|e| e.frame.data.as_ref()?.get("n")?.as_u64())
+            .collect();
+        for n in &self.queued {
+            assert!(
+                stored.contains(n),
+                "seed {seed}: buffered send {n} lost by the reload (queued {:?}, store {:?})",
+                self.queued,
+                self.store
+            );
+        }
+        self.restored_sends = stored;
+    }
+
+    fn restore(&mut self) {
+        if self.foreign.is_empty() && self.reloads == 0 {
+            return;
+        }
+        let entries = self.store.values().cloned().collect();
+        self.client.restore(Some(entries), self.now);
+        if self.client.state() == ClientState::Closed {
+            // A closed client leaves them in the store, for a later one.
+            self.restored_sends.clear();
+            for id in std::mem::take(&mut self.foreign) {
+                if let Some(n) = self.store[&id]
+                    .frame
+                    .data
+                    .as_ref()
+                    .and_then(|d| d["n"].as_u64())
+                {
+                    self.queued.remove(&n);
+                }
+                self.store.remove(&id);
+            }
+        }
+        self.foreign.clear();
     }
 
     /// The server model gets a publish: published once per key, a duplicate after.
     fn server_receives(&mut self, socket: SocketId, frame: &Frame<Value>) {
         let key = frame.key.clone().expect("every publish carries a key");
         let n = frame.data.as_ref().and_then(|d| d["n"].as_u64()).unwrap();
-        let request = self.publish_calls[&n];
+        let (generation, request) = self.publish_calls[&n];
+        assert!(
+            !self.event_outcomes.contains_key(&key),
+            "a restored publish sent after its outcome"
+        );
+        let settled = if generation == self.reloads {
+            self.requests.get(&request).copied().unwrap_or(0) > 0
+        } else {
+            self.settled_earlier.contains(&n)
+        };
+        assert!(!settled, "publish {n} sent after it settled");
         let first_key = self.publish_keys.entry(n).or_insert_with(|| key.clone());
         assert_eq!(first_key, &key, "a retry with another key");
-        assert_eq!(
-            self.requests.get(&request).copied().unwrap_or(0),
-            0,
-            "a publish sent after it resolved"
-        );
         if self.server_keys.contains_key(&key) {
             self.publish_retries += 1;
         } else {
@@ -200,15 +349,29 @@ fn frame(value: Value) -> Frame<Value> {
     serde_json::from_value(value).unwrap()
 }
 
-fn run(seed: u64, steps: usize) -> u64 {
+/// What a run exercised: publish retries that reached the server model, reloads,
+/// outcomes of restored publishes.
+fn run(seed: u64, steps: usize) -> [u64; 3] {
     let mut rng = seeded(seed);
     let mut pick = |n: usize| ((rng() * n as f64) as usize).min(n - 1);
     let mut config = ClientConfig::default();
     config.queue_limit = 5;
     config.token_provider = seed % 3 == 0;
     config.backoff.max_attempts = if seed % 5 == 0 { Some(3) } else { None };
+    config.persist = seed % 2 == 0;
+    config.wall_clock_origin_ms = 1_700_000_000_000;
     let mut m = Model {
-        client: Client::new(config, seeded(seed ^ 0xabcdef)),
+        client: Client::new(config.clone(), seeded(seed ^ 0xabcdef)),
+        config,
+        store: BTreeMap::new(),
+        foreign: BTreeSet::new(),
+        restored_sends: BTreeSet::new(),
+        event_outcomes: BTreeMap::new(),
+        settled_earlier: BTreeSet::new(),
+        reloads: 0,
+        seed,
+        dropped_sends: 0,
+        reported_dropped: 0,
         now: 0,
         live: BTreeSet::new(),
         all_sockets: Vec::new(),
@@ -238,7 +401,11 @@ fn run(seed: u64, steps: usize) -> u64 {
         } else {
             current.or(any_socket)
         };
-        match pick(21) {
+        match pick(23) {
+            21 if m.config.persist && pick(4) == 0 => {
+                m.reload(seed);
+            }
+            22 if m.config.persist => m.restore(),
             19 | 20 => {
                 // The server accepts the current socket: open, welcome, resume report.
                 if let Some(s) = current {
@@ -263,7 +430,7 @@ fn run(seed: u64, steps: usize) -> u64 {
                     .client
                     .publish(["a", "b"][pick(2)], Some(data), options, now);
                 m.requests.entry(id).or_default();
-                m.publish_calls.insert(n, id);
+                m.publish_calls.insert(n, (m.reloads, id));
             }
             18 => {
                 let index = pick(8);
@@ -376,9 +543,16 @@ fn run(seed: u64, steps: usize) -> u64 {
         }
         m.absorb();
     }
-    // A final close settles every outcome.
+    // A final close settles every outcome (restored entries included).
+    m.restore();
+    m.absorb();
     m.client.close(m.now);
     m.absorb();
+    assert!(
+        m.store.is_empty(),
+        "seed {seed}: entries left in the store after close: {:?}",
+        m.store.keys()
+    );
     assert_eq!(m.client.state(), ClientState::Closed);
     assert!(
         m.requests.values().all(|count| *count == 1),
@@ -386,24 +560,31 @@ fn run(seed: u64, steps: usize) -> u64 {
     );
     let stats = m.client.stats();
     assert_eq!(stats.queued, 0);
-    let dropped = m.queued.len() as u64;
+    let reported = m.reported_dropped + stats.dropped;
     assert!(
-        dropped <= stats.dropped,
-        "seed {seed}: {dropped} buffered sends vanished without a report"
+        m.dropped_sends <= reported,
+        "seed {seed}: {} buffered sends vanished without a report",
+        m.dropped_sends
     );
-    m.publish_retries
+    [m.publish_retries, m.reloads, m.event_outcomes.len() as u64]
 }
 
 #[test]
 fn random_event_sequences_keep_the_invariants() {
-    let mut retries = 0;
+    let mut seen = [0; 3];
     for seed in 1..=3_000 {
-        retries += run(seed, 200);
+        let run = run(seed, 200);
+        for (total, n) in seen.iter_mut().zip(run) {
+            *total += n;
+        }
     }
-    // The sequences do exercise retries that reach the server a second time.
+    let [retries, reloads, restored] = seen;
+    eprintln!("{retries} publish retries reached the server model, {reloads} reloads, {restored} restored publishes settled");
+    // The sequences do exercise what they check.
     assert!(
         retries > 1_000,
         "only {retries} publish retries reached the server"
     );
-    eprintln!("{retries} publish retries reached the server model (each acknowledged as a duplicate at most)");
+    assert!(reloads > 1_000, "only {reloads} reloads");
+    assert!(restored > 100, "only {restored} restored publishes settled");
 }

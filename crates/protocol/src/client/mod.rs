@@ -38,10 +38,12 @@
 //! ```
 
 mod backoff;
+mod durable;
 mod machine;
 mod payload;
 
 pub use backoff::BackoffConfig;
+pub use durable::{StoreOp, StoredEntry};
 pub use machine::Client;
 pub use payload::Payload;
 
@@ -146,6 +148,16 @@ pub struct ClientConfig {
     /// the client gives up on the socket and handles it as a 1006. Default: 5000
     /// (browsers report such a close within about 2 s).
     pub closing_timeout_ms: u64,
+    /// Durable outbox: buffered sends and unacknowledged publishes are also kept in
+    /// a store that outlives the client ([`Output::Store`]); a later client hands
+    /// them back with [`Client::restore`] and sends them after its first welcome.
+    /// Until `restore` is called, nothing is written to a socket but `hello`, pings
+    /// and room joins, so restored entries go first. Default: false.
+    pub persist: bool,
+    /// Unix time in ms at `now` = 0 (in a browser, `performance.timeOrigin`): dates
+    /// the first write of a publish, which a restored entry compares with the
+    /// server's `dedupe_ttl_ms`. Default: 0.
+    pub wall_clock_origin_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -162,6 +174,8 @@ impl Default for ClientConfig {
             token_provider: false,
             heartbeat_grace_ms: None,
             closing_timeout_ms: 5_000,
+            persist: false,
+            wall_clock_origin_ms: 0,
         }
     }
 }
@@ -316,6 +330,8 @@ pub enum Output<D> {
         /// The reply (`reply` or `ack` frame), or why it failed.
         result: Result<Frame<D>, RequestError>,
     },
+    /// Change the durable outbox (only with [`ClientConfig::persist`]).
+    Store(StoreOp<D>),
     /// Tell the user.
     Event(Event<D>),
 }
@@ -337,4 +353,6 @@ pub struct Stats {
     pub errors: u64,
     /// Last heartbeat round trip, in ms.
     pub rtt_ms: Option<u64>,
+    /// Entries in the durable outbox now.
+    pub persisted: u64,
 }

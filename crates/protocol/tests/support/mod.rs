@@ -148,7 +148,8 @@ impl Harness {
 pub fn welcome(epoch: &str, session: &str, heartbeat_ms: u64) -> Frame<Value> {
     serde_json::from_value(json!({"type":"welcome","data":{
         "connection_id":"c1","user_id":"alice","session":session,"epoch":epoch,
-        "heartbeat_ms":heartbeat_ms,"max_message_bytes":65536,"resumed":false,"protocol":1}}))
+        "heartbeat_ms":heartbeat_ms,"max_message_bytes":65536,"resumed":false,"protocol":1,
+        "dedupe_ttl_ms":300_000}}))
     .unwrap()
 }
 

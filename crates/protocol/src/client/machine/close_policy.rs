@@ -2,7 +2,7 @@
 //! try with a fresh token after 4401, or the final close where every pending
 //! request and buffered frame gets its outcome.
 
-use super::{Client, Phase};
+use super::{Client, Phase, Queued};
 use crate::client::{Event, Output, Payload, RequestError, SocketId};
 use crate::{CloseCode, ReconnectPolicy};
 
@@ -118,6 +118,7 @@ impl<D: Payload> Client<D> {
         self.awaiting_resumed = false;
         for (_, pending) in std::mem::take(&mut self.pending) {
             let error = RequestError::new("closed", format!("the client closed ({code})"));
+            self.unstore(pending.stored);
             if let Some(publish) = pending.publish {
                 self.publish_outcome(pending.request, &publish, Err(error));
             } else if let Some(request) = pending.request {
@@ -128,8 +129,9 @@ impl<D: Payload> Client<D> {
             }
         }
         // Requests in the outbox were resolved above; plain sends are reported here.
-        for frame in std::mem::take(&mut self.outbox) {
+        for Queued { frame, stored } in std::mem::take(&mut self.outbox) {
             self.stats.dropped += 1;
+            self.unstore(stored);
             if frame.id.is_none() {
                 let message = format!(
                     "buffered `{}` frame dropped: the client closed ({code})",

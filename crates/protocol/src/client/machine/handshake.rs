@@ -81,8 +81,8 @@ impl<D: Payload> Client<D> {
         }
         // After a resume, publishes are retried once `resumed` says the rooms are back.
         self.awaiting_resumed = resumed_by_hello;
-        while let Some(frame) = self.outbox.pop_front() {
-            self.transmit(socket, frame);
+        if !self.restoring {
+            self.flush(socket);
         }
     }
 }

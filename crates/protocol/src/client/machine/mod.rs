@@ -6,11 +6,13 @@
 //! - [`handshake`]: `hello` on open, the welcome that makes the connection ready;
 //! - [`receive`]: frames from the server, routed by type;
 //! - [`outbox`]: frames written now or buffered until the next welcome;
+//! - [`durable`]: the durable outbox: what to store, remove and restore;
 //! - [`requests`]: requests, joins, leaves and publishes, and their answers;
 //! - [`rooms`]: rooms re-joined after a welcome, room messages once per seq, resume reports;
 //! - [`timers`]: the heartbeat and every deadline.
 
 mod close_policy;
+mod durable;
 mod handshake;
 mod lifecycle;
 mod outbox;
@@ -104,6 +106,17 @@ struct Pending<D> {
     sent_on: Option<SocketId>,
     /// A publish keeps its frame (key included): it is sent again after a drop.
     publish: Option<Box<Frame<D>>>,
+    /// Unix ms of a publish's first write to a socket (see `ClientConfig::wall_clock_origin_ms`).
+    written_at: Option<u64>,
+    /// Its entry in the durable outbox.
+    stored: Option<u64>,
+}
+
+/// A frame waiting for the next welcome.
+struct Queued<D> {
+    frame: Frame<D>,
+    /// Its entry in the durable outbox (a `send`; a publish's entry is its `Pending`'s).
+    stored: Option<u64>,
 }
 
 /// The sans-IO client. `D` is the payload type (a JS value in the browser,
@@ -117,7 +130,15 @@ pub struct Client<D> {
     next_id: u64,
     /// Reconnect attempts since the last stable connection.
     attempt: u32,
-    outbox: VecDeque<Frame<D>>,
+    outbox: VecDeque<Queued<D>>,
+    /// Durable outbox on, and its earlier entries not handed back yet: nothing is
+    /// flushed until they are (they go first).
+    restoring: bool,
+    /// Ids of the entries in the durable outbox.
+    stored: Vec<u64>,
+    /// Entries of the sends the last flush wrote (see `on_send_refused`).
+    flushed: Vec<u64>,
+    last_store_id: u64,
     /// Requests awaiting an answer, by wire id (few at a time: a Vec keeps the wasm small).
     pending: Vec<(String, Pending<D>)>,
     /// Wire ids of publishes whose connection dropped before their ack, in call
@@ -154,7 +175,6 @@ impl<D: Payload> Client<D> {
     pub fn new(config: ClientConfig, random: Box<dyn FnMut() -> f64>) -> Self {
         Self {
             token: config.token.clone(),
-            config,
             now: 0,
             phase: Phase::Idle,
             random,
@@ -162,6 +182,10 @@ impl<D: Payload> Client<D> {
             next_id: 1,
             attempt: 0,
             outbox: VecDeque::new(),
+            restoring: config.persist,
+            stored: Vec::new(),
+            flushed: Vec::new(),
+            last_store_id: 0,
             pending: Vec::new(),
             retries: Vec::new(),
             awaiting_resumed: false,
@@ -174,6 +198,7 @@ impl<D: Payload> Client<D> {
             retried_unauthorized: false,
             outputs: VecDeque::new(),
             stats: Stats::default(),
+            config,
         }
     }
 
@@ -186,6 +211,7 @@ impl<D: Payload> Client<D> {
     pub fn stats(&self) -> Stats {
         Stats {
             queued: self.outbox.len() as u64,
+            persisted: self.stored.len() as u64,
             ..self.stats
         }
     }

@@ -63,7 +63,7 @@ impl<D: Payload> Client<D> {
         };
         let mut frame = Frame::new(kind::PUBLISH).with_room(room);
         frame.data = data;
-        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+        if key.is_empty() || key.chars().nth(MAX_KEY_CHARS).is_some() {
             let request = RequestId(self.next_id);
             self.next_id += 1;
             let error = RequestError::new("bad_frame", "a publish key has 1 to 128 characters");
@@ -111,6 +111,8 @@ impl<D: Payload> Client<D> {
                 deadline,
                 sent_on: None,
                 publish,
+                written_at: None,
+                stored: None,
             },
         ));
         if let Err(error) = self.deliver(frame) {
@@ -139,7 +141,7 @@ impl<D: Payload> Client<D> {
             return;
         };
         // Answered: never sent (again) from the buffer.
-        self.outbox.retain(|f| f.id != frame.id);
+        self.outbox.retain(|q| q.frame.id != frame.id);
         if frame.kind != kind::ERROR {
             if let Purpose::Join(room) | Purpose::Rejoin(room) = &pending.purpose {
                 let seq = frame
@@ -165,6 +167,7 @@ impl<D: Payload> Client<D> {
             Ok(frame)
         };
         if let Some(publish) = pending.publish {
+            self.unstore(pending.stored);
             self.publish_outcome(pending.request, &publish, result);
             return;
         }

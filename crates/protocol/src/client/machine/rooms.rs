@@ -10,15 +10,20 @@ impl<D: Payload> Client<D> {
     /// when there is a session to resume and resuming is on.
     pub(super) fn resume_for_hello(&self) -> Option<Resume> {
         match (&self.session, self.config.resume) {
-            (Some((session, epoch)), true) => Some(Resume {
-                session: session.clone(),
-                epoch: epoch.clone(),
-                rooms: self
-                    .joined
-                    .iter()
-                    .map(|r| (r.clone(), self.last_seq.get(r).copied().unwrap_or(0)))
-                    .collect(),
-            }),
+            (Some((session, epoch)), true) => {
+                // Inserted one by one: `collect` into a BTreeMap sorts, and a sort
+                // costs kilobytes of wasm.
+                let mut rooms = std::collections::BTreeMap::new();
+                for room in &self.joined {
+                    let seq = self.last_seq.get(room).copied().unwrap_or(0);
+                    rooms.insert(room.clone(), seq);
+                }
+                Some(Resume {
+                    session: session.clone(),
+                    epoch: epoch.clone(),
+                    rooms,
+                })
+            }
             _ => None,
         }
     }
@@ -39,6 +44,8 @@ impl<D: Payload> Client<D> {
                     deadline,
                     sent_on: None,
                     publish: None,
+                    written_at: None,
+                    stored: None,
                 },
             ));
             self.transmit(socket, frame);

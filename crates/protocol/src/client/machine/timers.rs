@@ -66,14 +66,16 @@ impl<D: Payload> Client<D> {
             .partition(|(_, p)| p.deadline <= now);
         self.pending = kept;
         // A request that timed out while buffered is never sent.
-        self.outbox.retain(|frame| {
-            frame
+        self.outbox.retain(|queued| {
+            queued
+                .frame
                 .id
                 .as_ref()
                 .is_none_or(|id| !expired.iter().any(|(expired_id, _)| expired_id == id))
         });
         for (_, pending) in expired {
             let error = RequestError::new("timeout", "no answer within the request timeout");
+            self.unstore(pending.stored);
             if let Some(publish) = pending.publish {
                 self.publish_outcome(pending.request, &publish, Err(error));
             } else if let Some(request) = pending.request {

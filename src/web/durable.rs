@@ -1,0 +1,114 @@
+//! The durable outbox's store: one IndexedDB database per url and user, written
+//! and read as the core says ([`StoreOp`], [`Core::restore`]). A few lines of
+//! JavaScript do the IndexedDB calls: much smaller than the web-sys bindings.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wsguard_protocol::client::{StoreOp, StoredEntry};
+use wsguard_protocol::Frame;
+
+use super::convert::{frame_object, object};
+use super::payload::{get, JsPayload};
+use super::pump::feed;
+use super::Shared;
+
+#[wasm_bindgen(inline_js = r#"
+export class OutboxStore {
+  constructor(name) {
+    this.db = new Promise((resolve, reject) => {
+      if (name == null) throw new Error("persist needs a static token or persistKey");
+      const open = indexedDB.open(name, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("outbox", { keyPath: "sid" });
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    this.db.catch(() => {});
+  }
+  load() {
+    return this.db.then((db) => new Promise((resolve, reject) => {
+      const all = db.transaction("outbox").objectStore("outbox").getAll();
+      all.onsuccess = () => resolve(all.result);
+      all.onerror = () => reject(all.error);
+    }));
+  }
+  write(op) {
+    this.db.then((db) => op(db.transaction("outbox", "readwrite").objectStore("outbox"))).catch(() => {});
+  }
+  put(entry) { this.write((store) => store.put(entry)); }
+  remove(sid) { this.write((store) => store.delete(sid)); }
+  close() { this.db.then((db) => db.close(), () => {}); }
+}
+"#)]
+extern "C" {
+    /// One IndexedDB database; writes are made in call order.
+    pub(crate) type OutboxStore;
+    #[wasm_bindgen(constructor)]
+    fn new(name: Option<String>) -> OutboxStore;
+    #[wasm_bindgen(method)]
+    fn load(this: &OutboxStore) -> Promise;
+    #[wasm_bindgen(method)]
+    fn put(this: &OutboxStore, entry: &JsValue);
+    #[wasm_bindgen(method)]
+    fn remove(this: &OutboxStore, sid: f64);
+    #[wasm_bindgen(method)]
+    pub(crate) fn close(this: &OutboxStore);
+}
+
+/// Opens the store of `url` and `user` (no user: unavailable) and hands what it
+/// holds to the core once read, or `None` if it cannot be used.
+pub(super) fn open(shared: &Shared, url: &str, user: Option<String>) {
+    let store = OutboxStore::new(user.map(|user| format!("wsguard-outbox {url} {user}")));
+    let loading = store.load();
+    shared.borrow_mut().store = Some(store);
+    let weak = std::rc::Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let entries = JsFuture::from(loading).await.ok().map(|all| {
+            js_sys::Array::from(&all)
+                .iter()
+                .filter_map(|value| entry(&value))
+                .collect()
+        });
+        if let Some(shared) = weak.upgrade() {
+            if entries.is_none() {
+                shared.borrow_mut().store = None;
+            }
+            feed(&shared, |core, now| core.restore(entries, now));
+        }
+    });
+}
+
+/// Carries out one change.
+pub(super) fn apply(store: &OutboxStore, op: &StoreOp<JsPayload>) {
+    match op {
+        StoreOp::Put(entry) => {
+            let written_at = entry
+                .written_at
+                .map_or(JsValue::UNDEFINED, |at| JsValue::from_f64(at as f64));
+            store.put(&object(&[
+                ("sid", JsValue::from_f64(entry.id as f64)),
+                ("frame", frame_object(&entry.frame)),
+                ("writtenAt", written_at),
+            ]));
+        }
+        StoreOp::Remove(id) => store.remove(*id as f64),
+    }
+}
+
+/// A stored entry read back; `None` if it is not one.
+fn entry(value: &JsValue) -> Option<StoredEntry<JsPayload>> {
+    let id = get(value, "sid").as_f64()? as u64;
+    let stored = get(value, "frame");
+    let string = |key| get(&stored, key).as_string();
+    let mut frame = Frame::new(string("type")?);
+    frame.room = string("room");
+    frame.key = string("key");
+    let data = get(&stored, "data");
+    frame.data = (!data.is_undefined()).then(|| JsPayload::new(data));
+    let written_at = get(value, "writtenAt").as_f64().map(|at| at as u64);
+    Some(StoredEntry {
+        id,
+        frame,
+        written_at,
+    })
+}
