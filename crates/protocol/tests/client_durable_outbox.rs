@@ -416,3 +416,42 @@ fn close_removes_what_it_settles_but_leaves_entries_it_never_restored() {
     assert_eq!(store_ops(&h.drain()), 0);
     assert_eq!(store.0.len(), 4);
 }
+
+#[test]
+fn a_store_that_does_not_answer_holds_nothing_back_past_the_restore_timeout() {
+    let mut store = page_that_dies_offline();
+    let mut h = next_page();
+    h.client.connect(0);
+    h.client.send("chat", Some(json!("mine")), 0).unwrap();
+    let out = h.drain();
+    store.apply(&out);
+    let socket = Harness::opened_socket(&out).unwrap();
+    let out = h.accept(socket, "e1", "s1");
+    assert_eq!(
+        summary(&Harness::sent(&out)),
+        ["hello"],
+        "waits for the store"
+    );
+    let out = h.advance(3_000);
+    store.apply(&out);
+    assert_eq!(summary(&Harness::sent(&out)), ["chat \"mine\""]);
+    let errors: Vec<_> = Harness::events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, ["persist_unavailable"]);
+    // A late answer is not used: the earlier page's entries stay for a later one.
+    h.client.restore(Some(store.entries()), h.now);
+    let out = h.drain();
+    assert!(Harness::sent(&out).is_empty());
+    assert_eq!(store_ops(&out), 0);
+    assert_eq!(store.0.len(), 4, "its own send left once written");
+    // This client still keeps what it buffers.
+    h.server_close(socket, 1006, "", None);
+    h.client.send("chat", Some(json!("later")), h.now).unwrap();
+    store.apply(&h.drain());
+    assert_eq!(store.0.len(), 5);
+}

@@ -158,6 +158,11 @@ pub struct ClientConfig {
     /// the first write of a publish, which a restored entry compares with the
     /// server's `dedupe_ttl_ms`. Default: 0.
     pub wall_clock_origin_ms: u64,
+    /// How long after `connect()` the durable outbox may take to answer
+    /// [`Client::restore`], in ms; past it the client goes on without it
+    /// (`persist_unavailable`) and leaves its entries for a later client, so a
+    /// store that never answers never holds sends back. Default: 3000.
+    pub restore_timeout_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -176,6 +181,7 @@ impl Default for ClientConfig {
             closing_timeout_ms: 5_000,
             persist: false,
             wall_clock_origin_ms: 0,
+            restore_timeout_ms: 3_000,
         }
     }
 }

@@ -14,7 +14,9 @@ impl<D: Payload> Client<D> {
     /// Hands back what the durable outbox holds (any order; entries this client
     /// wrote itself are skipped), or `None` when the store cannot be used: the
     /// client then works without it and says so once, with an `error` event of
-    /// code `persist_unavailable`.
+    /// code `persist_unavailable` (also when the store has not answered within
+    /// `restore_timeout_ms` of `connect()`: the client stops waiting, keeps
+    /// writing, and leaves the earlier entries to a later client).
     ///
     /// Restored entries go before everything this client buffered, in their
     /// original order, and are sent after the welcome (at once if the client is
@@ -25,22 +27,19 @@ impl<D: Payload> Client<D> {
     /// never sent blindly). A restored publish's timeout starts when it is written.
     pub fn restore(&mut self, entries: Option<Vec<StoredEntry<D>>>, now: Millis) {
         self.tick(now);
+        let Some(mut entries) = entries else {
+            // Unusable, even if it answers late: the client works without it.
+            if self.restoring {
+                self.stop_restoring("no durable outbox here (IndexedDB is unavailable)");
+            }
+            self.config.persist = false;
+            self.stored.clear();
+            return;
+        };
         if !self.restoring {
             return;
         }
         self.restoring = false;
-        let Some(mut entries) = entries else {
-            self.config.persist = false;
-            self.stored.clear();
-            self.event(Event::Error {
-                code: "persist_unavailable".into(),
-                message: "no durable outbox here (IndexedDB is unavailable): \
-                          buffered frames live as long as the page"
-                    .into(),
-            });
-            self.flush_if_open();
-            return;
-        };
         if self.phase == Phase::Closed {
             // Closed before they came: they stay in the store for a later client.
             return;
@@ -90,6 +89,17 @@ impl<D: Payload> Client<D> {
         while let Some(queued) = restored.pop_back() {
             self.outbox.push_front(queued);
         }
+        self.flush_if_open();
+    }
+
+    /// Stops waiting for the durable outbox's earlier entries (they stay in it,
+    /// for a later client), sends what waited, and says so once.
+    pub(super) fn stop_restoring(&mut self, why: &str) {
+        self.restoring = false;
+        self.event(Event::Error {
+            code: "persist_unavailable".into(),
+            message: format!("{why}: earlier entries are not sent by this client"),
+        });
         self.flush_if_open();
     }
 

@@ -11,6 +11,9 @@ impl<D: Payload> Client<D> {
     /// closed client).
     pub fn connect(&mut self, now: Millis) {
         self.tick(now);
+        if self.restoring && self.restore_deadline.is_none() {
+            self.restore_deadline = Some(self.now + self.config.restore_timeout_ms);
+        }
         match self.phase {
             Phase::Idle | Phase::Closed => {
                 self.attempt = 0;

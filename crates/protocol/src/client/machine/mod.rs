@@ -134,6 +134,8 @@ pub struct Client<D> {
     /// Durable outbox on, and its earlier entries not handed back yet: nothing is
     /// flushed until they are (they go first).
     restoring: bool,
+    /// When a store that has not answered is given up (set by the first `connect`).
+    restore_deadline: Option<Millis>,
     /// Ids of the entries in the durable outbox.
     stored: Vec<u64>,
     /// Entries of the sends the last flush wrote (see `on_send_refused`).
@@ -183,6 +185,7 @@ impl<D: Payload> Client<D> {
             attempt: 0,
             outbox: VecDeque::new(),
             restoring: config.persist,
+            restore_deadline: None,
             stored: Vec::new(),
             flushed: Vec::new(),
             last_store_id: 0,
@@ -248,7 +251,12 @@ impl<D: Payload> Client<D> {
             Phase::Reconnecting { at } => Some(at),
             Phase::Idle | Phase::FetchingToken { .. } | Phase::Closed => None,
         };
-        let requests = self.pending.iter().map(|(_, p)| p.deadline).min();
+        let requests = self
+            .pending
+            .iter()
+            .map(|(_, p)| p.deadline)
+            .chain(self.restore_deadline.filter(|_| self.restoring))
+            .min();
         match (phase, requests) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

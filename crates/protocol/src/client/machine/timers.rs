@@ -85,6 +85,9 @@ impl<D: Payload> Client<D> {
                 });
             }
         }
+        if self.restoring && self.restore_deadline.is_some_and(|d| d <= now) {
+            self.stop_restoring("the durable outbox did not answer in time");
+        }
         match self.phase {
             Phase::Connecting { socket, deadline } if deadline <= now => {
                 self.fail_socket(socket, 1006, "connect timeout");
