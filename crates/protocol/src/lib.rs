@@ -23,6 +23,7 @@ mod error_code;
 mod frame;
 mod payload;
 mod room;
+pub mod share;
 
 #[cfg(feature = "json")]
 pub use close::RetryAfter;

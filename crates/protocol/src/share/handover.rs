@@ -1,0 +1,178 @@
+//! Leader handover: what a new leader resumes, and what becomes of a follower's
+//! calls that were in flight at the old leader.
+
+use std::collections::BTreeMap;
+
+use super::TabId;
+
+/// The rooms a new leader resumes, each from the lowest seq any tab reported for
+/// it: every tab then gets what it missed (its [`TabRooms`](super::TabRooms) drops
+/// what it already had).
+pub fn resume_plan<'a>(
+    reports: impl IntoIterator<Item = &'a BTreeMap<String, u64>>,
+) -> BTreeMap<String, u64> {
+    let mut plan: BTreeMap<String, u64> = BTreeMap::new();
+    for report in reports {
+        for (room, &seq) in report {
+            plan.entry(room.clone())
+                .and_modify(|lowest| *lowest = (*lowest).min(seq))
+                .or_insert(seq);
+        }
+    }
+    plan
+}
+
+/// A call a follower relayed to the leader and is waiting on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayedCall {
+    /// `publish` with its idempotency key.
+    Publish {
+        /// The room.
+        room: String,
+        /// The key it was sent with (and is sent again with).
+        key: String,
+    },
+    /// `join`.
+    Join {
+        /// The room.
+        room: String,
+    },
+    /// `leave`.
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// `request` (a typed request) or anything else answered by the server.
+    Request,
+}
+
+/// What happens to a relayed call when the leader goes away before answering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Sent again to the next leader (publishes with the same key, so at most one is
+    /// published; joins and leaves are idempotent).
+    Resend,
+    /// Rejected with `disconnected`, as a drop rejects it in a tab of its own.
+    Reject,
+}
+
+/// A follower's relayed calls awaiting the leader's answer, by the tab's request id.
+/// Answers count only from the leader the calls were sent to: a late answer of a
+/// leader that was replaced (for a call since sent again) is ignored, so every call
+/// is answered at most once.
+#[derive(Debug, Default, Clone)]
+pub struct Relayed {
+    leader: Option<TabId>,
+    calls: BTreeMap<u64, RelayedCall>,
+}
+
+impl Relayed {
+    /// None in flight, no leader yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The leader calls are relayed to.
+    pub fn leader(&self) -> Option<&TabId> {
+        self.leader.as_ref()
+    }
+
+    /// `id` was relayed to the current leader.
+    pub fn sent(&mut self, id: u64, call: RelayedCall) {
+        self.calls.insert(id, call);
+    }
+
+    /// `from` answered `id`: the call, if it was waiting for that answer; `None`
+    /// for a late, repeated or foreign answer, which must be ignored.
+    pub fn answered(&mut self, id: u64, from: &TabId) -> Option<RelayedCall> {
+        if self.leader.as_ref() != Some(from) {
+            return None;
+        }
+        self.calls.remove(&id)
+    }
+
+    /// Calls in flight.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether none is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Another tab leads now: each call in flight with its fate, in the order they
+    /// were made. Rejected ones are forgotten; resent ones (to send to `leader` now)
+    /// stay in flight.
+    pub fn on_new_leader(&mut self, leader: TabId) -> Vec<(u64, RelayedCall, Fate)> {
+        let first = self.leader.is_none();
+        self.leader = Some(leader);
+        if first {
+            return Vec::new();
+        }
+        let mut fates = Vec::with_capacity(self.calls.len());
+        self.calls.retain(|&id, call| {
+            let fate = match call {
+                RelayedCall::Request => Fate::Reject,
+                RelayedCall::Publish { .. }
+                | RelayedCall::Join { .. }
+                | RelayedCall::Leave { .. } => Fate::Resend,
+            };
+            fates.push((id, call.clone(), fate));
+            fate == Fate::Resend
+        });
+        fates
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_leader_resumes_each_room_from_the_lowest_seq_reported() {
+        let a = BTreeMap::from([("r".to_owned(), 7), ("only-a".to_owned(), 3)]);
+        let b = BTreeMap::from([("r".to_owned(), 5)]);
+        let plan = resume_plan([&a, &b]);
+        assert_eq!(
+            plan,
+            BTreeMap::from([("only-a".to_owned(), 3), ("r".to_owned(), 5)])
+        );
+    }
+
+    #[test]
+    fn on_leader_loss_publishes_are_resent_and_requests_rejected() {
+        let (old, new) = (TabId("old".into()), TabId("new".into()));
+        let mut relayed = Relayed::new();
+        assert!(relayed.on_new_leader(old.clone()).is_empty());
+        relayed.sent(1, RelayedCall::Request);
+        relayed.sent(
+            2,
+            RelayedCall::Publish {
+                room: "r".into(),
+                key: "k".into(),
+            },
+        );
+        relayed.sent(3, RelayedCall::Join { room: "r".into() });
+        let fates: Vec<_> = relayed
+            .on_new_leader(new.clone())
+            .into_iter()
+            .map(|(id, _, fate)| (id, fate))
+            .collect();
+        assert_eq!(
+            fates,
+            [(1, Fate::Reject), (2, Fate::Resend), (3, Fate::Resend)]
+        );
+        assert_eq!(relayed.len(), 2);
+        assert!(
+            relayed.answered(1, &new).is_none(),
+            "a rejected call is never answered again"
+        );
+        assert!(
+            relayed.answered(2, &old).is_none(),
+            "a late answer of the old leader is ignored"
+        );
+        assert!(relayed.answered(2, &new).is_some());
+        assert!(relayed.answered(2, &new).is_none(), "answered at most once");
+    }
+}
