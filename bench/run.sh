@@ -12,7 +12,7 @@ export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 RUNS=${RUNS:-3}
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null
 cargo build --quiet --release -p wsguard-server
-wasm-pack --quiet build --release --target web --mode no-install --out-dir pkg
+scripts/build-sdk.sh
 (cd bench && cargo build --quiet --release)
 if [ ! -f bench/peers/node_modules/.wsguard-installed ] || [ bench/peers/package.json -nt bench/peers/node_modules/.wsguard-installed ]; then
   (cd bench/peers && npm install --no-audit --no-fund --loglevel=error --no-package-lock && touch node_modules/.wsguard-installed)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
-wasm-pack --quiet build --release --target web --mode no-install --out-dir pkg
+scripts/build-sdk.sh
 cargo build --quiet --release -p wsguard-server
 addr=${WSGUARD_ADDR:-127.0.0.1:8080}
 echo

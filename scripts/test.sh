@@ -25,13 +25,17 @@ cargo test --workspace 2>&1 | tee target/host-tests.log
 passed=$(grep -Eo '[0-9]+ passed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/host-tests.log | awk '{s+=$1} END {print s+0}')
 
-step "SDK release build (wasm-pack, wasm-opt) and bundle size"
-wasm-pack --quiet build --release --target web --mode no-install --out-dir pkg
+step "SDK release build (scripts/build-sdk.sh: wasm-pack, the pinned wasm-opt, npm pack) and bundle size"
+scripts/build-sdk.sh
 wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
 js_gz=$(gzip -9 -c pkg/wsguard.js | wc -c)
 total=$((wasm_gz + js_gz))
 echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS glue $js_gz B gzipped, total $total B gzipped (limit 61440)"
 [ "$total" -le 61440 ] || { echo "bundle over 60 KB gzipped"; exit 1; }
+
+step "npm package (the packed tarball: files, package.json, licenses, optimized wasm, resolution by Node and tsc)"
+node --test tests/package/ 2>&1 | tee target/package-tests.log
+passed=$((passed + $(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/package-tests.log)))
 
 step "TypeScript declarations (tsc --noEmit over a consumer using every method)"
 tsc --noEmit --strict --target es2022 --module es2022 --moduleResolution bundler --lib esnext,dom tests/types/consumer.ts

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the browser SDK as the npm package teams install: pkg/ (wasm-pack, release,
+# web target, optimized by the pinned wasm-opt) and its tarball
+# target/npm/wsguard-<version>.tgz (`npm pack`). The one way to build the SDK: the
+# README, the demo, the tests and the benchmarks all go through it.
+#
+# It fails instead of shipping a degraded package: without wasm-opt on PATH,
+# `wasm-pack --mode no-install` skips optimization with only an [INFO] line
+# (a bundle 27 % larger), so this script puts the pinned wasm-opt
+# (npm binaryen, node_modules/.bin) first on PATH, checks its version, and fails
+# on any wasm-pack warning (a missing LICENSE file, for one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+
+log() { printf '[build-sdk] %s\n' "$*" >&2; }
+die() { printf '[build-sdk] error: %s\n' "$*" >&2; exit 1; }
+
+# 1. Tools: installed by the bootstrap when one is missing (a fresh machine).
+if ! command -v wasm-pack >/dev/null || ! command -v wasm-bindgen >/dev/null || [ ! -x node_modules/.bin/wasm-opt ]; then
+  log "a build tool is missing: running scripts/bootstrap.sh"
+  scripts/bootstrap.sh
+fi
+
+# 2. The wasm-opt wasm-pack will find must be the pinned one, not older
+#    (Debian's wasm-opt 108 builds a wasm that fails on load).
+pinned=$(node -p 'require("./package.json").devDependencies.binaryen.split(".")[0]')
+found=$(command -v wasm-opt || true)
+[ "$found" = "$PWD/node_modules/.bin/wasm-opt" ] \
+  || die "wasm-opt on PATH is '${found:-nothing}', not the pinned node_modules/.bin/wasm-opt: run scripts/bootstrap.sh"
+version=$(wasm-opt --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
+[ "${version:-0}" -ge "$pinned" ] \
+  || die "wasm-opt ${version:-?} is older than the pinned binaryen $pinned: run scripts/bootstrap.sh"
+
+# 3. Build. wasm-pack's own lines go to the log too, so a skipped wasm-opt or any
+#    warning fails the build instead of scrolling by.
+mkdir -p target
+build_log=target/build-sdk.log
+wasm-pack build --release --target web --mode no-install --out-dir pkg 2>&1 | tee "$build_log" >&2
+grep -q 'Optimizing wasm binaries with `wasm-opt`' "$build_log" \
+  || die "wasm-pack did not run wasm-opt (see $build_log)"
+if grep -E '^\[WARN\]|Skipping wasm-opt' "$build_log" >&2; then
+  die "wasm-pack warned (above): fix it rather than ship a degraded package"
+fi
+
+# 4. Complete package.json: wasm-pack writes name, version, license, main, types and
+#    a files list without the licenses; add exports (with ./package.json and the
+#    .wasm for apps that pass its URL to init()), keywords, homepage, bugs, and
+#    sideEffects false unless there are inline JS snippets.
+node --input-type=module - <<'EOF'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+const file = "pkg/package.json";
+const generated = JSON.parse(readFileSync(file, "utf8"));
+const licenses = readdirSync("pkg").filter((f) => /^LICENSE/.test(f)).sort();
+for (const want of ["LICENSE-APACHE", "LICENSE-MIT"]) {
+  if (!licenses.includes(want)) throw new Error(`pkg/${want} is missing (wasm-pack copies LICENSE* from the crate root)`);
+}
+const snippets = existsSync("pkg/snippets");
+const repo = generated.repository.url.replace(/\.git$/, "");
+const pkg = {
+  name: generated.name,
+  version: generated.version,
+  description: generated.description,
+  keywords: ["websocket", "websockets", "reconnect", "backoff", "realtime", "rooms", "pubsub", "browser", "wasm", "webassembly"],
+  homepage: `${repo}#readme`,
+  bugs: { url: `${repo}/issues` },
+  license: generated.license,
+  repository: generated.repository,
+  type: "module",
+  main: generated.main,
+  types: generated.types,
+  exports: {
+    ".": { types: `./${generated.types}`, default: `./${generated.main}` },
+    "./wsguard_bg.wasm": "./wsguard_bg.wasm",
+    "./package.json": "./package.json",
+  },
+  files: [...new Set([...generated.files, "README.md", ...licenses])],
+  sideEffects: snippets ? ["./snippets/*"] : false,
+};
+writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
+EOF
+
+# 5. Pack, and say what a team receives.
+rm -rf target/npm && mkdir -p target/npm
+(cd pkg && npm pack --json --pack-destination ../target/npm --loglevel=error) > target/npm/pack.json
+node --input-type=module - <<'EOF'
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+const [p] = JSON.parse(readFileSync("target/npm/pack.json", "utf8"));
+const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+console.log(`target/npm/${p.filename}: ${kb(p.size)} packed, ${kb(p.unpackedSize)} unpacked, ${p.entryCount} files`);
+for (const f of p.files) console.log(`  ${String(f.size).padStart(7)} B  ${f.path}`);
+console.log(`  wasm ${kb(gz("pkg/wsguard_bg.wasm"))} + JS glue ${kb(gz("pkg/wsguard.js"))} gzipped`);
+EOF
