@@ -50,7 +50,7 @@ echo "browser tests: Chromium ${chrome:-0} passed, Firefox ${firefox:-0} passed"
 browser=$(grep -Eo '[0-9]+ passed' target/browser-tests.log | awk '{s+=$1} END {print s+0}')
 passed=$((passed + browser))
 
-step "page tests (playwright-core + Debian Chromium: demo page and the Vite app on the release pkg/)"
+step "page tests (playwright-core + Debian Chromium: demo page on the release pkg/, Vite and webpack apps installed from its tarball)"
 cargo build --quiet -p wsguard-server
 node --test tests/e2e/ 2>&1 | tee target/page-tests.log
 pages=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/page-tests.log)
