@@ -14,6 +14,8 @@ import readline from "node:readline";
 import { Redis, freePort, launch, openPage, root, shots } from "./harness.mjs";
 
 const bin = (name) => path.join(root, "target", "debug", name);
+// The SDK build the pages load: the release pkg/, or FAULT_PKG (e.g. one built from a clean checkout).
+const pkgDir = process.env.FAULT_PKG ? path.resolve(process.env.FAULT_PKG) : path.join(root, "pkg");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (scenario, line) => console.log(`[faults ${scenario}] ${line}`);
 
@@ -24,8 +26,8 @@ process.on("exit", () => { for (const p of spawned) try { p.kill("SIGKILL"); } c
 let builtFrom = "commit=unknown";
 
 export function buildBinaries() {
-  if (!existsSync(path.join(root, "pkg", "wsguard.js"))) {
-    throw new Error("pkg/ is missing: build it first (wasm-pack build --release --target web --mode no-install --out-dir pkg)");
+  if (!existsSync(path.join(pkgDir, "wsguard.js"))) {
+    throw new Error(`${pkgDir} has no SDK build: build it first (wasm-pack build --release --target web --mode no-install --out-dir pkg)`);
   }
   execFileSync("cargo", ["build", "--quiet", "-p", "wsguard-server", "-p", "wsguard-faultproxy"],
     { cwd: root, stdio: "inherit", timeout: 20 * 60 * 1000 });
@@ -38,8 +40,9 @@ function revision() {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root }).toString().trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "crates/protocol", "crates/server"], { cwd: root })
       .toString().trim() !== "";
-    const pkg = statSync(path.join(root, "pkg", "wsguard_bg.wasm")).mtime.toISOString();
-    return `commit=${commit}${dirty ? "+uncommitted" : ""} pkg-built=${pkg}`;
+    const built = statSync(path.join(pkgDir, "wsguard_bg.wasm")).mtime.toISOString();
+    const pkg = pkgDir === path.join(root, "pkg") ? "" : ` pkg=${pkgDir}`;
+    return `commit=${commit}${dirty ? "+uncommitted" : ""}${pkg} pkg-built=${built}`;
   } catch {
     return "commit=unknown";
   }
@@ -112,7 +115,7 @@ class ServerProcess {
     this.base = `http://127.0.0.1:${this.port}`;
     const args = ["--addr", `127.0.0.1:${this.port}`, "--insecure-dev-auth", "--admin-token", "admin",
       "--heartbeat-ms", "2000", "--max-frames-per-sec", "0",
-      "--static", path.join(root, "tests", "e2e", "faults-page"), "--pkg", path.join(root, "pkg")];
+      "--static", path.join(root, "tests", "e2e", "faults-page"), "--pkg", pkgDir];
     if (this.redisUrl) args.push("--redis", this.redisUrl);
     const out = createWriteStream(this.logFile);
     await new Promise((r) => out.once("open", r));
@@ -404,6 +407,7 @@ function analyze({ name, seed, seconds, serverCount, rooms, finals, clients, pro
     published: {
       httpAcked: http.acked.length, httpFailed: http.failed, httpAttempts: http.attempts,
       sdkAcked: sum(clients.map((c) => c.published.length)),
+      sdkDuplicateAcks: sum(clients.map((c) => c.published.filter((p) => p.duplicate).length)),
       sdkRejected: clients.reduce((acc, c) => add(acc, c.rejected), {}),
     },
     strays: sum(clients.map((c) => c.strays.length)),
@@ -450,7 +454,7 @@ function printSummary(s) {
   log(n, `reconnects=${s.reconnects} resumes=${s.resumes} fresh-sessions=${s.freshSessions} incomplete-resumes=${s.incompleteResumes}`
     + ` closes: ${fmt(s.closes)} client errors: ${fmt(s.clientErrors)}`);
   log(n, `published: http ${s.published.httpAcked} acked of ${s.published.httpAttempts} (failed: ${fmt(s.published.httpFailed)}),`
-    + ` sdk ${s.published.sdkAcked} acked (rejected: ${fmt(s.published.sdkRejected)})`);
+    + ` sdk ${s.published.sdkAcked} acked, ${s.published.sdkDuplicateAcks} of them as duplicates (rejected: ${fmt(s.published.sdkRejected)})`);
   log(n, `messages checked=${s.checked} lost=${s.lost} (of which in gaps reported complete:false: ${s.lostInAdmittedGaps}) duplicated=${s.duplicated} out-of-order=${s.outOfOrder}`
     + ` outside-range=${s.unexpected} other-rooms=${s.strays} published-twice=${s.publishedTwice} inconsistent=${s.inconsistent}`
     + ` stuck=${s.stuck} console-errors=${s.consoleErrors} (browser network logs: ${s.browserNetworkLogs})`

@@ -4,7 +4,9 @@
 // every member exactly once, in order, and no client may be stuck.
 //
 // FAULT_SECONDS (default 60) sets how long the faults last per scenario;
-// FAULT_SEED replays a run (each scenario prints its seed).
+// FAULT_SEED replays a run (each scenario prints its seed); FAULT_PKG serves
+// another SDK build than pkg/. The seed fixes the fault schedules, not the
+// exact interleaving of the traffic.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 import { buildBinaries, runScenario } from "./faults-run.mjs";

@@ -89,7 +89,7 @@ window.startPublishing = (everyMs) => {
         const id = `${c.name}-${n}`;
         n += 1;
         const p = c.client.publish(room, { id, by: c.name }).then(
-          ({ seq }) => c.published.push({ room, seq, id, at: Date.now() }),
+          ({ seq, duplicate }) => c.published.push({ room, seq, id, at: Date.now(), duplicate: duplicate === true }),
           (err) => {
             c.rejected[err.code] = (c.rejected[err.code] || 0) + 1;
             c.rejectedIds = c.rejectedIds || [];
