@@ -16,6 +16,9 @@ let lastClose = null;
 const rooms = new Map();       // room -> [{seq, ts, from, text, system}]
 let activeRoom = null;
 const rttSamples = [];
+// Durable outbox: on after "Publish offline, then reload" (for this tab), or with ?persist=1.
+const persist = params.get("persist") === "1" || sessionStorage.getItem("wsguard-persist") === "1";
+const restoredSeqs = new Set(); // seqs of restored publishes the server confirmed
 
 const time = (ts) => new Date(ts).toISOString().slice(11, 23);
 const text = (data) => (data && typeof data === "object" && "text" in data ? String(data.text) : JSON.stringify(data));
@@ -78,6 +81,11 @@ function renderRooms() {
       const meta = document.createElement("span"); meta.className = "meta"; meta.textContent = `#${m.seq} ${time(m.ts)}`;
       const from = document.createElement("span"); from.className = "from"; from.textContent = `${m.from ?? "server"}:`;
       li.append(meta, from, document.createTextNode(m.text));
+      if (restoredSeqs.has(`${activeRoom}#${m.seq}`)) {
+        li.classList.add("restored");
+        const mark = document.createElement("span"); mark.className = "mark"; mark.textContent = "restored ✓";
+        li.append(mark);
+      }
     }
     log.append(li);
   }
@@ -135,7 +143,12 @@ function attach(c) {
         addToRoom(room, { system: line });
       }
     }),
-    c.on("error", (e) => logEvent(`error ${e.code}: ${e.message}`)),
+    c.on("published", ({ room, seq, key, duplicate }) => {
+      restoredSeqs.add(`${room}#${seq}`);
+      logEvent(`restored publish confirmed: ${room} #${seq}${duplicate ? " (the server already had it)" : ""} key ${key}`);
+      renderRooms();
+    }),
+    c.on("error", (e) => logEvent(`error ${e.code}${e.key ? ` (key ${e.key})` : ""}: ${e.message}`)),
   ];
 }
 
@@ -143,7 +156,7 @@ async function connect() {
   if (client) client.close();
   lastClose = null;
   const user = $("user").value.trim() || "alice";
-  client = new Client($("url").value.trim(), { token: user });
+  client = new Client($("url").value.trim(), { token: user, persist });
   attach(client);
   renderState();
   try {
@@ -215,6 +228,23 @@ $("send-offline").onclick = async () => {
   } catch (err) {
     logEvent(`…failed: ${err.code}`);
   }
+};
+$("publish-reload").onclick = async () => {
+  if (!client || !activeRoom) return;
+  // A second client for the same url and user that never connects stands for a
+  // page that is offline: what it publishes waits in IndexedDB. The page reloads
+  // with the durable outbox on; its client restores them and publishes them once.
+  const user = $("user").value.trim() || "alice";
+  const offline = new Client($("url").value.trim(), { token: user, persist: true });
+  for (let i = 1; i <= 3; i++) {
+    offline.publish(activeRoom, { text: `written offline ${i}/3` }).catch(() => {});
+  }
+  logEvent(`published 3 while offline: ${offline.stats.persisted} in the durable outbox; reloading…`);
+  sessionStorage.setItem("wsguard-persist", "1");
+  const url = new URL(location.href);
+  url.searchParams.set("user", user);
+  url.searchParams.set("room", activeRoom);
+  setTimeout(() => location.assign(url), 300); // IndexedDB writes land first
 };
 $("flood-cap").onclick = async () => {
   const user = client?.userId || $("user").value.trim();

@@ -5,19 +5,22 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { Server, freePort, launch, root } from "./harness.mjs";
+import { Server, freePort, launch, logTexts, openPage, root, shot } from "./harness.mjs";
 
 let server;
+let demo;
 let browser;
 
 before(async () => {
   server = await new Server(await freePort(), { staticDir: path.join(root, "tests/e2e/outbox-page") }).start();
+  demo = await new Server(await freePort()).start();
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
   server?.stop();
+  demo?.stop();
 });
 
 /** Polls `fn` in the page until it returns something truthy (bounded). */
@@ -149,4 +152,28 @@ test("a publish whose ack was lost before a reload is confirmed by the reloaded 
   assert.deepEqual([...carol.problems, ...bob.problems], []);
   await context.close();
   await bob.context().close();
+});
+
+test("the demo page's 'Queue 3 offline, then reload' (publishes): the reloaded page publishes them once and marks them when confirmed", async () => {
+  const room = `demo-outbox:${Date.now()}`;
+  const bob = await openPage(browser, `${demo.base}/?user=bob-${Date.now()}&room=${encodeURIComponent(room)}`);
+  const alice = await openPage(browser, `${demo.base}/?user=alice-${Date.now()}&room=${encodeURIComponent(room)}`);
+  await bob.getByText(`joined ${room}`).waitFor();
+  await alice.getByText(`joined ${room}`).waitFor();
+
+  await alice.getByRole("button", { name: "Queue 3 offline, then reload" }).click();
+  await alice.waitForEvent("load", { timeout: 10000 });
+  await alice.locator("[data-testid=log] li.restored").nth(2).waitFor({ timeout: 10000 });
+  const marked = await alice.$$eval("[data-testid=log] li.restored", (lis) => lis.map((li) => li.textContent));
+  assert.equal(marked.length, 3);
+  assert.ok(marked.every((line) => /written offline \d\/3restored ✓$/.test(line)), marked.join("\n"));
+
+  await bob.getByText("written offline 3/3").waitFor({ timeout: 10000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const lines = (await logTexts(bob)).map((line) => line.replace(/^#\d+ [\d:.]+[^:]+:/, ""));
+  assert.deepEqual(lines, ["written offline 1/3", "written offline 2/3", "written offline 3/3"], "each once, in order");
+  await shot(alice, "outbox-restored");
+  assert.deepEqual([...alice.problems, ...bob.problems], []);
+  await alice.close();
+  await bob.close();
 });
