@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(60));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn bytes_push_the_idle_deadline_back() {
         let (mut client, server) = pair().await;
         let mut guarded = GuardedStream::new(server, Duration::from_millis(300));

@@ -71,12 +71,7 @@ async fn a_repeated_key_publishes_once_and_answers_the_original_seq() {
         .map(|m| m["seq"].clone())
         .collect();
     assert_eq!(seen, [json!(1), json!(2)], "delivered once each");
-    let metrics = reqwest::get(server.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("wsguard_publish_duplicates_total 1"),
         "{metrics}"

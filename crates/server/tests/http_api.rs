@@ -20,12 +20,7 @@ async fn healthz_and_metrics() {
     client.join("r").await;
     let health = reqwest::get(server.http_url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let metrics = reqwest::get(server.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for line in [
         "wsguard_connections 1",
         "wsguard_users 1",

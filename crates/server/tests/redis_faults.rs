@@ -95,9 +95,7 @@ async fn a_blackholed_redis_link_is_detected_refused_and_recovered_with_resume()
     let resume =
         json!({"session": welcome["session"], "epoch": welcome["epoch"], "rooms": {"r": 1}});
     let mut alice = a.connect().await;
-    alice
-        .send(json!({"type":"hello","data":{"token":"alice","resume":resume}}))
-        .await;
+    alice.hello_resume("alice", &resume).await;
     assert_eq!(alice.recv().await["data"]["resumed"], true);
     for seq in 2..=3 {
         assert_eq!(alice.recv_type("message").await["seq"], seq);
@@ -143,9 +141,7 @@ async fn a_resume_that_cannot_rejoin_its_rooms_is_refused_not_emptied() {
     let resume =
         json!({"session": welcome["session"], "epoch": welcome["epoch"], "rooms": {"r": 0}});
     let mut alice = a.connect().await;
-    alice
-        .send(json!({"type":"hello","data":{"token":"alice","resume":resume}}))
-        .await;
+    alice.hello_resume("alice", &resume).await;
     let (code, _) = alice.expect_close().await;
     assert_eq!(code, 1013, "never welcomed into a state without its rooms");
 }

@@ -53,12 +53,7 @@ async fn rooms_churned_through_are_forgotten_after_the_room_ttl() {
         "{:?}",
         server.manager.gauges()
     );
-    let metrics = reqwest::get(server.http_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("wsguard_rooms_retained 1"), "{metrics}");
 
     // A forgotten room cannot promise a replay: its resume reports complete:false.
@@ -66,9 +61,7 @@ async fn rooms_churned_through_are_forgotten_after_the_room_ttl() {
     let resume =
         json!({"session": welcome["session"], "epoch": welcome["epoch"], "rooms": {"churn:5": 1}});
     let mut again = server.connect().await;
-    again
-        .send(json!({"type":"hello","data":{"token":"alice","resume":resume}}))
-        .await;
+    again.hello_resume("alice", &resume).await;
     let resumed = again.recv_type("resumed").await;
     assert_eq!(
         resumed["data"]["rooms"]["churn:5"]["complete"], false,

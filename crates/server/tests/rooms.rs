@@ -142,9 +142,7 @@ async fn publish_n(client: &mut Client, room: &str, n: u64) {
 
 async fn hello_resume(server: &TestServer, token: &str, resume: Value) -> (Client, Value) {
     let mut client = server.connect().await;
-    client
-        .send(json!({"type":"hello","data":{"token":token,"resume":resume}}))
-        .await;
+    client.hello_resume(token, &resume).await;
     let welcome = client.recv().await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     (client, welcome["data"].clone())

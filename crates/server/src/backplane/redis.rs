@@ -183,6 +183,18 @@ impl RedisLimits {
     }
 }
 
+impl Subscriptions {
+    /// The rooms subscribed now.
+    fn rooms(&self) -> Vec<RoomName> {
+        self.rooms
+            .lock()
+            .expect("subscriptions lock poisoned")
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
 /// Rooms, history and sessions shared by every server connected to one Redis.
 pub struct RedisBackplane {
     node: String,
@@ -353,13 +365,7 @@ async fn read_messages(
             };
             // Hold the sink lock while restoring, so no (un)subscribe interleaves.
             let mut shared = subscriptions.sink.lock().await;
-            let rooms: Vec<RoomName> = subscriptions
-                .rooms
-                .lock()
-                .expect("subscriptions lock poisoned")
-                .iter()
-                .cloned()
-                .collect();
+            let rooms = subscriptions.rooms();
             let mut restored = true;
             for room in &rooms {
                 if let Err(e) = bounded(timeout, sink.subscribe(channel(room))).await {
@@ -564,14 +570,7 @@ impl Backplane for RedisBackplane {
     fn maintain(&self) -> BoxFuture<'_, ()> {
         // Rooms with members on this node stay alive however long they go without a
         // publish: their keys' TTL is refreshed here.
-        let rooms: Vec<RoomName> = self
-            .subscriptions
-            .rooms
-            .lock()
-            .expect("subscriptions lock poisoned")
-            .iter()
-            .cloned()
-            .collect();
+        let rooms = self.subscriptions.rooms();
         Box::pin(async move {
             if rooms.is_empty() {
                 return;

@@ -69,6 +69,16 @@ impl TestServer {
             .expect("JSON answer")
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http_url("/metrics"))
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Starts the graceful shutdown and returns the serve task.
     pub fn begin_shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
         let _ = self.stop.take().unwrap().send(());
@@ -226,6 +236,12 @@ impl Client {
         let welcome = self.recv().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         welcome["data"].clone()
+    }
+
+    /// Sends `hello` with a token and resume data (the answer is left to read).
+    pub async fn hello_resume(&mut self, token: &str, resume: &Value) {
+        self.send(json!({"type":"hello","data":{"token":token,"resume":resume}}))
+            .await;
     }
 
     pub async fn request(&mut self, frame: Value) -> Value {
