@@ -5,6 +5,8 @@
 //! guards, reconnects with progressive jittered backoff, treats the connection as
 //! ready only after the server's welcome, keeps a heartbeat, buffers (bounded) while
 //! disconnected, and re-joins rooms and recovers missed messages after a reconnect.
+//! Publishes are exactly-once (an idempotency key, re-sent after a drop), and with
+//! `persist: true` what is buffered or unacknowledged survives a reload in IndexedDB.
 //!
 //! Every decision is made by the sans-IO core in
 //! [`wsguard_protocol::client`]; this crate only turns browser events and timers
@@ -17,7 +19,7 @@
 //! client.on("message", (frame) => console.log(frame.room, frame.seq, frame.data));
 //! await client.connect();
 //! await client.join("board:1");
-//! await client.publish("board:1", { text: "hi" });
+//! const { seq, key, duplicate } = await client.publish("board:1", { text: "hi" });
 //! ```
 #![deny(missing_docs)]
 

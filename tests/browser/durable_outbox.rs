@@ -147,3 +147,34 @@ async fn without_a_usable_store_the_client_says_so_once_and_still_sends() {
     assert_eq!(errors.len(), 1, "once");
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn where_indexeddb_is_missing_the_client_says_so_once_and_works_without_it() {
+    // Hidden only while the client is created (one synchronous turn: no other test
+    // runs in between), then put back as it was.
+    let swap = Function::new_with_args(
+        "value",
+        "const old = globalThis.indexedDB; \
+         Object.defineProperty(globalThis, 'indexedDB', { value, configurable: true, writable: true }); \
+         return old;",
+    );
+    let original = swap.call1(&JsValue::NULL, &JsValue::UNDEFINED).unwrap();
+    let token = format!("no-idb-{}", (js_sys::Math::random() * 1e9) as u64);
+    let client = persistent(&token);
+    swap.call1(&JsValue::NULL, &original).unwrap();
+    assert!(!original.is_undefined());
+    let errors = Recorder::on(&client, "error");
+    let room = room("no-idb");
+    let (bob, seen_by_bob) = member(&room).await;
+    ok(client.connect()).await;
+    ok(client.join(&room)).await;
+    wait_for("the error", 2_000, || errors.len() == 1).await;
+    assert_eq!(get(&errors.arg(0, 0), "code"), "persist_unavailable");
+    let ack = ok(client.publish(&room, json(r#""still works""#), None)).await;
+    assert_eq!(get(&ack, "duplicate"), false);
+    wait_for("bob's message", 5_000, || seen_by_bob.len() == 1).await;
+    assert_eq!(stat(&client, "persisted"), 0.0);
+    assert_eq!(errors.len(), 1, "once");
+    client.close();
+    bob.close();
+}

@@ -14,6 +14,13 @@
 //! with [`Client::on_send_refused`]. Either way nothing is lost: the frames wait for
 //! the next connection.
 //!
+//! Publishes are exactly-once: each carries an idempotency key, and one whose
+//! connection drops before its ack is sent again with that key after the next
+//! welcome (the server acknowledges a key it already has as a duplicate, with the
+//! original seq), until its timeout or `close()`. With [`ClientConfig::persist`],
+//! buffered sends and unacknowledged publishes also go to a durable store through
+//! [`Output::Store`]; a later client takes them back with [`Client::restore`].
+//!
 //! ```
 //! use serde_json::json;
 //! use wsguard_protocol::client::{Client, ClientConfig, Output};
