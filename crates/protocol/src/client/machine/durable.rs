@@ -29,11 +29,11 @@ impl<D: Payload> Client<D> {
         self.tick(now);
         let Some(mut entries) = entries else {
             // Unusable, even if it answers late: the client works without it.
+            self.config.persist = false;
+            self.stored.clear();
             if self.restoring {
                 self.stop_restoring("no durable outbox here (IndexedDB is unavailable)");
             }
-            self.config.persist = false;
-            self.stored.clear();
             return;
         };
         if !self.restoring {
