@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -23,6 +24,9 @@ use crate::{lock, reset, Fault, Shared};
 const HELD_LIMIT: usize = 1 << 20;
 /// The most read from a socket at once.
 const CHUNK: usize = 16 * 1024;
+/// How long a connect already under way when its connection is reset may
+/// still take to finish (so that the upstream side gets its reset too).
+const CONNECT_AFTER_RESET: Duration = Duration::from_secs(1);
 
 /// Relays `client` to the upstream until both sides have closed, one side
 /// breaks, or the connection's reset trigger fires.
@@ -60,13 +64,22 @@ async fn connect_upstream(
             }
             continue;
         }
-        let connect = async {
+        let mut connect = std::pin::pin!(async {
             tokio::time::sleep(now.delay()).await;
             TcpStream::connect(shared.upstream).await
-        };
+        });
         return tokio::select! {
-            _ = &mut *reset_rx => { reset(client); None }
-            connected = connect => match connected {
+            _ = &mut *reset_rx => {
+                reset(client);
+                // The SYN may be out already: an upstream that answers it
+                // gets a reset too, not a FIN.
+                let answered = tokio::time::timeout(CONNECT_AFTER_RESET, connect).await;
+                if let Ok(Ok(upstream)) = answered {
+                    reset(&upstream);
+                }
+                None
+            }
+            connected = &mut connect => match connected {
                 Ok(upstream) => {
                     let _ = upstream.set_nodelay(true);
                     let _ = client.set_nodelay(true);
