@@ -2,7 +2,9 @@
 //! graceful closes, crashes (the leader's too), joins, leaves, publishes from any
 //! tab, publishes by others, dropped connections and resumes. The leader (the first
 //! tab in the lock queue) holds the only connection and relays for the others with
-//! the share decisions ([`RoomShares`], [`TabRooms`], [`resume_plan`], [`Relayed`]).
+//! the share decisions ([`RoomShares`], [`TabRooms`], [`Takeover`], [`Relayed`]).
+//! A new leader gathers the tabs' reports before it resumes; in one run some
+//! reports come only after the resume started (a tab frozen past the window).
 //! What the leader posts on the channel reaches each tab in order but at the tab's
 //! own pace, and a crash loses what the leader had not posted yet and, at random,
 //! what was still in flight to each tab.
@@ -11,7 +13,9 @@
 //! - at most one connection, held by the leader;
 //! - no tab misses or duplicates a room message it wanted: for every room a live
 //!   tab is in, what it received since its join is exactly the contiguous range
-//!   from its join's seq + 1 to the room's last seq, in order;
+//!   from its join's seq + 1 to the room's last seq, in order (a tab whose report
+//!   came late restarts that range after the gap it reported; with every report
+//!   in time there is no gap at all);
 //! - every call is answered at most once, in the tab that made it, and every call
 //!   of a live tab is answered in the end;
 //! - the server never publishes one key twice, and every publish a live tab made
@@ -20,7 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use wsguard_protocol::share::{
-    resume_plan, Fate, JoinPlan, LeavePlan, Relayed, RelayedCall, RoomShares, TabId, TabRooms,
+    Fate, JoinPlan, LateRoom, LeavePlan, Relayed, RelayedCall, Reported, RoomShares, TabId,
+    TabRooms, Takeover, GATHER_WINDOW_MS,
 };
 
 const ROOMS: [&str; 3] = ["a", "b", "c"];
@@ -125,6 +130,10 @@ struct World {
     leader: Option<Leader>,
     next_tab: u64,
     next_key: u64,
+    /// Percent of the tabs whose report reaches a new leader after it resumed.
+    late_percent: usize,
+    /// Gaps late tabs reported (`complete: false`).
+    gaps: u32,
 }
 
 fn trace(line: impl FnOnce() -> String) {
@@ -156,8 +165,11 @@ impl World {
         }
     }
 
-    /// The first tab in the queue takes the lock, gathers every tab's rooms,
-    /// resumes them from the lowest seq any tab reported, and gets the calls the
+    /// The first tab in the queue takes the lock and gathers the tabs' reports
+    /// ([`Takeover`]): most report within the window, some only after the resume
+    /// started (a late attach: a room resumed from above the tab's seq is a gap
+    /// the tab reports, `complete: false`, and rebaselines; never a silent loss).
+    /// It resumes every room from the lowest seq reported, and gets the calls the
     /// tabs had in flight again (publishes by key; other requests are rejected).
     fn elect(&mut self) {
         let Some(first) = self.tabs.first() else {
@@ -166,15 +178,47 @@ impl World {
         };
         let new = first.id.clone();
         trace(|| format!("  elect {}", new.0));
+        let own = (new.clone(), first.rooms.report().clone());
+        let roster: Vec<TabId> = self.tabs.iter().map(|t| t.id.clone()).collect();
+        let mut takeover = Takeover::new(own, roster, 0, GATHER_WINDOW_MS);
+        let mut late = Vec::new();
+        for t in 1..self.tabs.len() {
+            if self.rng.below(100) < self.late_percent {
+                late.push(t);
+            } else {
+                let report = self.tabs[t].rooms.report().clone();
+                assert_eq!(
+                    takeover.on_report(self.tabs[t].id.clone(), report),
+                    Reported::Gathered
+                );
+            }
+        }
+        let early = takeover.poll_resume(GATHER_WINDOW_MS - 1);
+        assert_eq!(
+            early.is_some(),
+            late.is_empty(),
+            "resumes before the window passes exactly when every tab reported"
+        );
+        let plan = early
+            .or_else(|| takeover.poll_resume(GATHER_WINDOW_MS))
+            .expect("the window passed");
         let mut leader = Leader::default();
-        let plan = resume_plan(self.tabs.iter().map(|t| t.rooms.report()));
-        for tab in &self.tabs {
-            for room in tab.rooms.report().keys() {
-                let _ = leader.shares.join(&tab.id, room);
+        for (tab, rooms) in &plan.tabs {
+            for room in rooms {
+                let _ = leader.shares.join(tab, room);
             }
         }
         self.leader = Some(leader);
-        self.connect(&plan);
+        self.connect(&plan.rooms);
+        for t in late {
+            let report = self.tabs[t].rooms.report().clone();
+            let Reported::Late(rooms) = takeover.on_report(self.tabs[t].id.clone(), report) else {
+                panic!("a report after the resume is late");
+            };
+            for (room, stands) in rooms {
+                self.attach_late(t, &room, &stands);
+            }
+        }
         for t in 0..self.tabs.len() {
             let fates = self.tabs[t].relayed.on_new_leader(new.clone());
             for (id, call, fate) in fates {
@@ -195,6 +239,37 @@ impl World {
                     }
                 }
             }
+        }
+    }
+
+    /// A late report of `room` by tab `t`: the leader puts the tab in the room
+    /// (joining it on the server when no tab had it), and where the tab's seq is
+    /// below what the connection resumed from, the tab reports the gap and
+    /// rebaselines.
+    fn attach_late(&mut self, t: usize, room: &str, stands: &LateRoom) {
+        let id = self.tabs[t].id.clone();
+        let current = self.server.current(room);
+        let leader = self.leader.as_mut().unwrap();
+        let baseline = match leader.shares.join(&id, room) {
+            JoinPlan::Joined { seq } => seq,
+            JoinPlan::JoinOnServer | JoinPlan::Wait => {
+                let seq = *leader.joined.entry(room.to_owned()).or_insert(current);
+                leader.shares.on_server_joined(room, seq);
+                seq
+            }
+        };
+        let gap = match stands {
+            LateRoom::Covered => None,
+            LateRoom::Gap { to, .. } => Some(*to),
+            LateRoom::NotResumed => Some(baseline),
+        };
+        let tab = &mut self.tabs[t];
+        let had = tab.rooms.report()[room];
+        if let Some(to) = gap.filter(|&to| to > had) {
+            trace(|| format!("  {} late in {room}: gap {}..={to}", tab.id.0, had + 1));
+            tab.rooms.rebaseline(room, to);
+            tab.received.insert(room.to_owned(), (to, Vec::new()));
+            self.gaps += 1;
         }
     }
 
@@ -519,8 +594,9 @@ impl World {
     }
 }
 
-#[test]
-fn shared_connection_invariants_hold_over_random_tab_lives() {
+/// Runs 3,000 random tab lives; returns the gaps late tabs reported.
+fn run_lives(late_percent: usize) -> u32 {
+    let mut gaps = 0;
     for seed in 1..=3_000u64 {
         trace(|| format!("seed {seed}"));
         let mut world = World {
@@ -530,11 +606,30 @@ fn shared_connection_invariants_hold_over_random_tab_lives() {
             leader: None,
             next_tab: 0,
             next_key: 0,
+            late_percent,
+            gaps: 0,
         };
         world.open_tab();
         for _ in 0..400 {
             world.step();
         }
         world.settle_and_check();
+        gaps += world.gaps;
     }
+    gaps
+}
+
+#[test]
+fn shared_connection_invariants_hold_over_random_tab_lives() {
+    assert_eq!(
+        run_lives(0),
+        0,
+        "when every tab reports within the window, no tab has a gap"
+    );
+}
+
+#[test]
+fn a_tab_reporting_after_the_resume_gets_a_reported_gap_never_a_silent_loss() {
+    let gaps = run_lives(25);
+    assert!(gaps > 0, "late reports below the resume point happened");
 }

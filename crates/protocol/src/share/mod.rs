@@ -16,15 +16,20 @@
 //!   [`TabRooms`] drops what a tab already had);
 //! - [`Relayed`] (a follower): what becomes of its calls in flight when the leader
 //!   goes away — publishes are sent again with their key (exactly once), joins and
-//!   leaves again (they are idempotent), other requests fail as on a drop.
+//!   leaves again (they are idempotent), other requests fail as on a drop;
+//! - [`Takeover`] (a new leader): when to resume — once every tab of the last roster
+//!   reported (or went), or a short window passed — and, for a report that comes
+//!   later, which of its rooms have a gap the tab must report (`complete: false`).
 //!
 //! The relay messages themselves are described in `docs/SHARED.md`.
 
 mod handover;
 mod rooms;
+mod takeover;
 
 pub use handover::{resume_plan, Fate, Relayed, RelayedCall};
 pub use rooms::{JoinPlan, LeavePlan, RoomShares, TabRooms};
+pub use takeover::{LateRoom, Reported, ResumePlan, Takeover, GATHER_WINDOW_MS};
 
 /// Version of the tab-to-tab relay protocol.
 pub const RELAY_VERSION: u32 = 1;
