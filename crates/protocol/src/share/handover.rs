@@ -91,6 +91,13 @@ impl Relayed {
         self.calls.remove(&id)
     }
 
+    /// The tab gave up on `id` (its own timeout ran out, or it closed): the call,
+    /// if it was in flight. A later answer to it is ignored, and a new leader
+    /// does not get it again.
+    pub fn forget(&mut self, id: u64) -> Option<RelayedCall> {
+        self.calls.remove(&id)
+    }
+
     /// Calls in flight.
     pub fn len(&self) -> usize {
         self.calls.len()
@@ -174,5 +181,25 @@ mod tests {
         );
         assert!(relayed.answered(2, &new).is_some());
         assert!(relayed.answered(2, &new).is_none(), "answered at most once");
+    }
+
+    #[test]
+    fn a_call_the_tab_gave_up_on_is_neither_answered_nor_resent() {
+        let (old, new) = (TabId("old".into()), TabId("new".into()));
+        let mut relayed = Relayed::new();
+        relayed.on_new_leader(old.clone());
+        relayed.sent(
+            1,
+            RelayedCall::Publish {
+                room: "r".into(),
+                key: "k".into(),
+            },
+        );
+        assert!(relayed.forget(1).is_some(), "timed out in the tab");
+        assert!(
+            relayed.answered(1, &old).is_none(),
+            "a late answer is ignored"
+        );
+        assert!(relayed.on_new_leader(new).is_empty(), "not sent again");
     }
 }
