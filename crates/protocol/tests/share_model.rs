@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use wsguard_protocol::share::{
-    Fate, JoinPlan, LateRoom, LeavePlan, Relayed, RelayedCall, Reported, RoomShares, TabId,
+    seq_of, Fate, JoinPlan, LateRoom, LeavePlan, Relayed, RelayedCall, Reported, RoomShares, TabId,
     TabRooms, Takeover, GATHER_WINDOW_MS,
 };
 
@@ -264,7 +264,7 @@ impl World {
             LateRoom::NotResumed => Some(baseline),
         };
         let tab = &mut self.tabs[t];
-        let had = tab.rooms.report()[room];
+        let had = seq_of(tab.rooms.report(), room).expect("reported");
         if let Some(to) = gap.filter(|&to| to > had) {
             trace(|| format!("  {} late in {room}: gap {}..={to}", tab.id.0, had + 1));
             tab.rooms.rebaseline(room, to);
@@ -275,13 +275,14 @@ impl World {
 
     /// Opens the connection and resumes `plan`: the server replays every message
     /// after each room's seq, and the connection is in the room from there.
-    fn connect(&mut self, plan: &BTreeMap<String, u64>) {
+    fn connect(&mut self, plan: &[(String, u64)]) {
         {
             let leader = self.leader.as_mut().unwrap();
             leader.connected = true;
             leader.joined.clear();
         }
-        for (room, &from) in plan {
+        for (room, from) in plan {
+            let from = *from;
             let to = self.server.current(room);
             {
                 let leader = self.leader.as_mut().unwrap();
@@ -477,7 +478,7 @@ impl World {
         let Some(leader) = self.leader.as_mut() else {
             return;
         };
-        let plan = leader.joined.clone();
+        let plan: Vec<(String, u64)> = leader.joined.clone().into_iter().collect();
         leader.connected = false;
         trace(|| "  drop".to_owned());
         self.connect(&plan);

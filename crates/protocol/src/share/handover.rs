@@ -1,22 +1,19 @@
 //! Leader handover: what a new leader resumes, and what becomes of a follower's
 //! calls that were in flight at the old leader.
 
-use std::collections::BTreeMap;
-
-use super::TabId;
+use super::{Seqs, TabId};
 
 /// The rooms a new leader resumes, each from the lowest seq any tab reported for
 /// it: every tab then gets what it missed (its [`TabRooms`](super::TabRooms) drops
-/// what it already had).
-pub fn resume_plan<'a>(
-    reports: impl IntoIterator<Item = &'a BTreeMap<String, u64>>,
-) -> BTreeMap<String, u64> {
-    let mut plan: BTreeMap<String, u64> = BTreeMap::new();
+/// what it already had). Rooms in the order they were first reported.
+pub fn resume_plan<'a>(reports: impl IntoIterator<Item = &'a Seqs>) -> Seqs {
+    let mut plan: Seqs = Vec::new();
     for report in reports {
-        for (room, &seq) in report {
-            plan.entry(room.clone())
-                .and_modify(|lowest| *lowest = (*lowest).min(seq))
-                .or_insert(seq);
+        for (room, seq) in report {
+            match plan.iter_mut().find(|(name, _)| name == room) {
+                Some((_, lowest)) => *lowest = (*lowest).min(*seq),
+                None => plan.push((room.clone(), *seq)),
+            }
         }
     }
     plan
@@ -56,14 +53,15 @@ pub enum Fate {
     Reject,
 }
 
-/// A follower's relayed calls awaiting the leader's answer, by the tab's request id.
+/// A follower's relayed calls awaiting the leader's answer, by the tab's request id
+/// (in the order they were made: ids increase).
 /// Answers count only from the leader the calls were sent to: a late answer of a
 /// leader that was replaced (for a call since sent again) is ignored, so every call
 /// is answered at most once.
 #[derive(Debug, Default, Clone)]
 pub struct Relayed {
     leader: Option<TabId>,
-    calls: BTreeMap<u64, RelayedCall>,
+    calls: Vec<(u64, RelayedCall)>,
 }
 
 impl Relayed {
@@ -79,7 +77,8 @@ impl Relayed {
 
     /// `id` was relayed to the current leader.
     pub fn sent(&mut self, id: u64, call: RelayedCall) {
-        self.calls.insert(id, call);
+        self.forget(id);
+        self.calls.push((id, call));
     }
 
     /// `from` answered `id`: the call, if it was waiting for that answer; `None`
@@ -88,14 +87,15 @@ impl Relayed {
         if self.leader.as_ref() != Some(from) {
             return None;
         }
-        self.calls.remove(&id)
+        self.forget(id)
     }
 
     /// The tab gave up on `id` (its own timeout ran out, or it closed): the call,
     /// if it was in flight. A later answer to it is ignored, and a new leader
     /// does not get it again.
     pub fn forget(&mut self, id: u64) -> Option<RelayedCall> {
-        self.calls.remove(&id)
+        let index = self.calls.iter().position(|(call, _)| *call == id)?;
+        Some(self.calls.remove(index).1)
     }
 
     /// Calls in flight.
@@ -118,14 +118,14 @@ impl Relayed {
             return Vec::new();
         }
         let mut fates = Vec::with_capacity(self.calls.len());
-        self.calls.retain(|&id, call| {
+        self.calls.retain(|(id, call)| {
             let fate = match call {
                 RelayedCall::Request => Fate::Reject,
                 RelayedCall::Publish { .. }
                 | RelayedCall::Join { .. }
                 | RelayedCall::Leave { .. } => Fate::Resend,
             };
-            fates.push((id, call.clone(), fate));
+            fates.push((*id, call.clone(), fate));
             fate == Fate::Resend
         });
         fates
@@ -138,13 +138,10 @@ mod tests {
 
     #[test]
     fn a_new_leader_resumes_each_room_from_the_lowest_seq_reported() {
-        let a = BTreeMap::from([("r".to_owned(), 7), ("only-a".to_owned(), 3)]);
-        let b = BTreeMap::from([("r".to_owned(), 5)]);
+        let a = vec![("r".to_owned(), 7), ("only-a".to_owned(), 3)];
+        let b = vec![("r".to_owned(), 5)];
         let plan = resume_plan([&a, &b]);
-        assert_eq!(
-            plan,
-            BTreeMap::from([("only-a".to_owned(), 3), ("r".to_owned(), 5)])
-        );
+        assert_eq!(plan, [("r".to_owned(), 5), ("only-a".to_owned(), 3)]);
     }
 
     #[test]

@@ -34,6 +34,17 @@ pub use takeover::{LateRoom, Reported, ResumePlan, Takeover, GATHER_WINDOW_MS};
 /// Version of the tab-to-tab relay protocol.
 pub const RELAY_VERSION: u32 = 1;
 
+/// Rooms with a seq each (a tab's report, a resume plan), in no particular order:
+/// a small vector rather than a map (a few rooms, and less code in the wasm).
+pub type Seqs = Vec<(String, u64)>;
+
+/// The seq of `room` in `seqs`.
+pub fn seq_of(seqs: &[(String, u64)], room: &str) -> Option<u64> {
+    seqs.iter()
+        .find(|(name, _)| name == room)
+        .map(|&(_, seq)| seq)
+}
+
 /// Names one tab of a share group (random, chosen by the tab).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TabId(pub String);

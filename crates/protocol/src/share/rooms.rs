@@ -1,9 +1,7 @@
 //! Rooms of a shared connection: the leader's union with reference counts, and
 //! each tab's own view (which rooms, and the last seq it got in each).
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::TabId;
+use super::{Seqs, TabId};
 
 /// What a tab's `join` needs from the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,15 +30,23 @@ pub enum LeavePlan {
     LeaveOnServer,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct SharedRoom {
+    name: String,
     /// Tabs in the room.
-    tabs: BTreeSet<TabId>,
-    /// Tabs waiting for the server's join ack.
-    waiting: BTreeSet<TabId>,
+    tabs: Vec<TabId>,
+    /// Tabs waiting for the server's join ack, in the order they asked.
+    waiting: Vec<TabId>,
     /// The last seq the connection delivered (or the join ack's seq); `None` until
     /// the server confirmed the join.
     seq: Option<u64>,
+}
+
+/// Removes `tab` from `tabs`; whether it was there.
+fn remove_tab(tabs: &mut Vec<TabId>, tab: &TabId) -> bool {
+    let before = tabs.len();
+    tabs.retain(|t| t != tab);
+    tabs.len() != before
 }
 
 /// The leader's rooms: for each, the tabs that want it.
@@ -48,9 +54,12 @@ struct SharedRoom {
 /// A tab sends its `leave` of a room only after its `join` of that room was
 /// answered (the tab layer keeps one room call in flight per room), so a leave
 /// never races the join it undoes.
+///
+/// Small vectors searched linearly, not maps: a few tabs and rooms at a time,
+/// and much less code in the wasm bundle.
 #[derive(Debug, Default, Clone)]
 pub struct RoomShares {
-    rooms: BTreeMap<String, SharedRoom>,
+    rooms: Vec<SharedRoom>,
 }
 
 impl RoomShares {
@@ -59,17 +68,34 @@ impl RoomShares {
         Self::default()
     }
 
+    fn index(&self, room: &str) -> Option<usize> {
+        self.rooms.iter().position(|r| r.name == room)
+    }
+
     /// `tab` wants `room`.
     pub fn join(&mut self, tab: &TabId, room: &str) -> JoinPlan {
-        let shared = self.rooms.entry(room.to_owned()).or_default();
+        let index = self.index(room).unwrap_or_else(|| {
+            self.rooms.push(SharedRoom {
+                name: room.to_owned(),
+                tabs: Vec::new(),
+                waiting: Vec::new(),
+                seq: None,
+            });
+            self.rooms.len() - 1
+        });
+        let shared = &mut self.rooms[index];
         match shared.seq {
             Some(seq) => {
-                shared.tabs.insert(tab.clone());
+                if !shared.tabs.contains(tab) {
+                    shared.tabs.push(tab.clone());
+                }
                 JoinPlan::Joined { seq }
             }
             None => {
                 let first = shared.waiting.is_empty();
-                shared.waiting.insert(tab.clone());
+                if !shared.waiting.contains(tab) {
+                    shared.waiting.push(tab.clone());
+                }
                 if first {
                     JoinPlan::JoinOnServer
                 } else {
@@ -82,91 +108,101 @@ impl RoomShares {
     /// The server acknowledged the join of `room` at `seq`: the tabs that waited,
     /// to be answered with `seq`.
     pub fn on_server_joined(&mut self, room: &str, seq: u64) -> Vec<TabId> {
-        let Some(shared) = self.rooms.get_mut(room) else {
+        let Some(index) = self.index(room) else {
             return Vec::new();
         };
+        let shared = &mut self.rooms[index];
         shared.seq = Some(shared.seq.map_or(seq, |known| known.max(seq)));
         let waiting = std::mem::take(&mut shared.waiting);
-        shared.tabs.extend(waiting.iter().cloned());
-        waiting.into_iter().collect()
+        for tab in &waiting {
+            if !shared.tabs.contains(tab) {
+                shared.tabs.push(tab.clone());
+            }
+        }
+        waiting
     }
 
     /// The server refused (or the connection lost) the join of `room`: the tabs
     /// that waited, to be answered with the failure.
     pub fn on_server_join_failed(&mut self, room: &str) -> Vec<TabId> {
-        let Some(shared) = self.rooms.get_mut(room) else {
+        let Some(index) = self.index(room) else {
             return Vec::new();
         };
-        let waiting = std::mem::take(&mut shared.waiting);
-        if shared.tabs.is_empty() {
-            self.rooms.remove(room);
+        let waiting = std::mem::take(&mut self.rooms[index].waiting);
+        if self.rooms[index].tabs.is_empty() {
+            self.rooms.swap_remove(index);
         }
-        waiting.into_iter().collect()
+        waiting
     }
 
     /// A room message went by: remember its seq (what a later joiner's baseline is).
     /// Returns the tabs in the room.
     pub fn on_message(&mut self, room: &str, seq: u64) -> Vec<TabId> {
-        let Some(shared) = self.rooms.get_mut(room) else {
+        let Some(index) = self.index(room) else {
             return Vec::new();
         };
+        let shared = &mut self.rooms[index];
         if shared.seq.is_some_and(|known| seq > known) {
             shared.seq = Some(seq);
         }
-        shared.tabs.iter().cloned().collect()
+        shared.tabs.clone()
     }
 
     /// A resume or an epoch change moved the room's baseline to the server's seq.
     pub fn rebaseline(&mut self, room: &str, seq: u64) {
-        if let Some(shared) = self.rooms.get_mut(room) {
-            shared.seq = Some(seq);
+        if let Some(index) = self.index(room) {
+            self.rooms[index].seq = Some(seq);
         }
     }
 
     /// `tab` leaves `room`.
     pub fn leave(&mut self, tab: &TabId, room: &str) -> LeavePlan {
-        let Some(shared) = self.rooms.get_mut(room) else {
+        let Some(index) = self.index(room) else {
             return LeavePlan::NotJoined;
         };
-        let was_in = shared.tabs.remove(tab) | shared.waiting.remove(tab);
+        let shared = &mut self.rooms[index];
+        let was_in = remove_tab(&mut shared.tabs, tab) | remove_tab(&mut shared.waiting, tab);
         if !was_in {
             return LeavePlan::NotJoined;
         }
         if !shared.tabs.is_empty() || !shared.waiting.is_empty() {
             return LeavePlan::StillShared;
         }
-        self.rooms.remove(room);
+        self.rooms.swap_remove(index);
         LeavePlan::LeaveOnServer
     }
 
     /// `tab` is gone (closed, crashed or discarded): the rooms it was the last one
     /// in, to leave on the server, and the rooms whose server join it was waiting for.
     pub fn drop_tab(&mut self, tab: &TabId) -> Vec<String> {
-        let rooms: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, shared)| shared.tabs.contains(tab) || shared.waiting.contains(tab))
-            .map(|(room, _)| room.clone())
-            .collect();
-        rooms
-            .into_iter()
-            .filter(|room| self.leave(tab, room) == LeavePlan::LeaveOnServer)
-            .collect()
+        let mut last = Vec::new();
+        self.rooms.retain_mut(|shared| {
+            let was_in = remove_tab(&mut shared.tabs, tab) | remove_tab(&mut shared.waiting, tab);
+            let empty = shared.tabs.is_empty() && shared.waiting.is_empty();
+            if was_in && empty {
+                last.push(std::mem::take(&mut shared.name));
+            }
+            !(was_in && empty)
+        });
+        last
     }
 
     /// Whether some tab wants `room`.
     pub fn is_wanted(&self, room: &str) -> bool {
-        self.rooms.contains_key(room)
+        self.index(room).is_some()
     }
 
     /// Tabs in `room` (confirmed joins only).
     pub fn tabs_in(&self, room: &str) -> impl Iterator<Item = &TabId> {
-        self.rooms.get(room).into_iter().flat_map(|s| s.tabs.iter())
+        self.index(room)
+            .map(|index| &self.rooms[index])
+            .into_iter()
+            .flat_map(|s| s.tabs.iter())
     }
 
     /// Every room some tab wants.
     pub fn rooms(&self) -> impl Iterator<Item = &str> {
-        self.rooms.keys().map(String::as_str)
+        self.rooms.iter().map(|r| r.name.as_str())
     }
 }
 
@@ -175,7 +211,7 @@ impl RoomShares {
 /// (a new leader's resume replays from the lowest seq any tab had).
 #[derive(Debug, Default, Clone)]
 pub struct TabRooms {
-    rooms: BTreeMap<String, u64>,
+    rooms: Seqs,
 }
 
 impl TabRooms {
@@ -184,25 +220,35 @@ impl TabRooms {
         Self::default()
     }
 
+    fn last(&mut self, room: &str) -> Option<&mut u64> {
+        self.rooms
+            .iter_mut()
+            .find(|(name, _)| name == room)
+            .map(|(_, seq)| seq)
+    }
+
     /// The tab's join resolved with `seq`: it gets every later message of the room.
     pub fn joined(&mut self, room: &str, seq: u64) {
-        self.rooms.insert(room.to_owned(), seq);
+        match self.last(room) {
+            Some(last) => *last = seq,
+            None => self.rooms.push((room.to_owned(), seq)),
+        }
     }
 
     /// The tab left `room`: it gets no more of its messages.
     pub fn left(&mut self, room: &str) {
-        self.rooms.remove(room);
+        self.rooms.retain(|(name, _)| name != room);
     }
 
     /// Whether the tab is in `room`.
     pub fn contains(&self, room: &str) -> bool {
-        self.rooms.contains_key(room)
+        self.rooms.iter().any(|(name, _)| name == room)
     }
 
     /// A room message reached the tab: deliver it (true) only for a joined room and
     /// a seq above the last one the tab got.
     pub fn accept(&mut self, room: &str, seq: u64) -> bool {
-        match self.rooms.get_mut(room) {
+        match self.last(room) {
             Some(last) if seq > *last => {
                 *last = seq;
                 true
@@ -214,13 +260,13 @@ impl TabRooms {
     /// History could not fill a gap, or the epoch changed: take the server's seq as
     /// the new baseline (never drop newer messages because an old seq was higher).
     pub fn rebaseline(&mut self, room: &str, seq: u64) {
-        if let Some(last) = self.rooms.get_mut(room) {
+        if let Some(last) = self.last(room) {
             *last = seq;
         }
     }
 
     /// The tab's rooms and last seqs, as reported to a new leader.
-    pub fn report(&self) -> &BTreeMap<String, u64> {
+    pub fn report(&self) -> &Seqs {
         &self.rooms
     }
 }
@@ -263,7 +309,7 @@ mod tests {
             shares.join(&tab(t), room);
             shares.on_server_joined(room, 0);
         }
-        assert_eq!(shares.drop_tab(&tab(1)), vec!["a".to_owned()]);
+        assert_eq!(shares.drop_tab(&tab(1)), ["a"]);
         assert_eq!(shares.rooms().collect::<Vec<_>>(), ["b"]);
     }
 

@@ -12,9 +12,7 @@
 //! nothing; the others get a gap the tab reports as `complete: false`, never a
 //! silent loss.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::{resume_plan, TabId};
+use super::{resume_plan, seq_of, Seqs, TabId};
 use crate::client::Millis;
 
 /// How long a new leader waits for the tabs' reports by default (ms): well
@@ -26,10 +24,10 @@ pub const GATHER_WINDOW_MS: Millis = 250;
 pub struct ResumePlan {
     /// Each room some tab wants, with the lowest seq a tab reported for it (the
     /// `resume.rooms` of the new connection's `hello`).
-    pub rooms: BTreeMap<String, u64>,
+    pub rooms: Seqs,
     /// Each tab that reported, with its rooms (the leader's room shares start
     /// from these: every tab is in the rooms it was in before the handover).
-    pub tabs: BTreeMap<TabId, Vec<String>>,
+    pub tabs: Vec<(TabId, Vec<String>)>,
 }
 
 /// How one room of a late report stands against the resume already under way.
@@ -57,7 +55,7 @@ pub enum Reported {
     /// Gathered into the resume still to come.
     Gathered,
     /// The resume had started: how each of the tab's rooms stands.
-    Late(BTreeMap<String, LateRoom>),
+    Late(Vec<(String, LateRoom)>),
     /// This tab had reported already: ignored (a report repeated on the channel).
     Repeated,
 }
@@ -66,49 +64,51 @@ pub enum Reported {
 #[derive(Debug, Clone)]
 pub struct Takeover {
     /// Tabs of the roster that have not reported and are not gone.
-    expected: BTreeSet<TabId>,
-    reports: BTreeMap<TabId, BTreeMap<String, u64>>,
+    expected: Vec<TabId>,
+    /// Reports received (this tab's first), one per tab.
+    reports: Vec<(TabId, Seqs)>,
     deadline: Millis,
     /// Set once the resume was decided.
-    plan: Option<BTreeMap<String, u64>>,
+    plan: Option<Seqs>,
 }
 
 impl Takeover {
     /// The lock was taken at `now`: `own` is this tab's report, `roster` the tabs
     /// the previous leader last posted (this tab among them or not).
     pub fn new(
-        own: (TabId, BTreeMap<String, u64>),
+        own: (TabId, Seqs),
         roster: impl IntoIterator<Item = TabId>,
         now: Millis,
         window_ms: Millis,
     ) -> Self {
-        let mut expected: BTreeSet<TabId> = roster.into_iter().collect();
-        expected.remove(&own.0);
+        let mut expected: Vec<TabId> = roster.into_iter().collect();
+        expected.retain(|tab| *tab != own.0);
         Self {
             expected,
-            reports: BTreeMap::from([own]),
+            reports: vec![own],
             deadline: now.saturating_add(window_ms),
             plan: None,
         }
     }
 
     /// `tab` reported its rooms and last seqs.
-    pub fn on_report(&mut self, tab: TabId, rooms: BTreeMap<String, u64>) -> Reported {
-        if self.reports.contains_key(&tab) {
+    pub fn on_report(&mut self, tab: TabId, rooms: Seqs) -> Reported {
+        if self.reports.iter().any(|(reported, _)| *reported == tab) {
             return Reported::Repeated;
         }
-        self.expected.remove(&tab);
+        self.on_gone(&tab);
         let Some(plan) = &self.plan else {
-            self.reports.insert(tab, rooms);
+            self.reports.push((tab, rooms));
             return Reported::Gathered;
         };
         let late = rooms
             .iter()
-            .map(|(room, &seq)| {
-                let stands = match plan.get(room) {
+            .map(|(room, seq)| {
+                let seq = *seq;
+                let stands = match seq_of(plan, room) {
                     None => LateRoom::NotResumed,
-                    Some(&from) if from <= seq => LateRoom::Covered,
-                    Some(&from) => LateRoom::Gap {
+                    Some(from) if from <= seq => LateRoom::Covered,
+                    Some(from) => LateRoom::Gap {
                         from: seq + 1,
                         to: from,
                     },
@@ -116,13 +116,13 @@ impl Takeover {
                 (room.clone(), stands)
             })
             .collect();
-        self.reports.insert(tab, rooms);
+        self.reports.push((tab, rooms));
         Reported::Late(late)
     }
 
     /// `tab` is gone (its tab lock was released): no report is waited for from it.
     pub fn on_gone(&mut self, tab: &TabId) {
-        self.expected.remove(tab);
+        self.expected.retain(|expected| expected != tab);
     }
 
     /// When to call [`poll_resume`](Self::poll_resume) at the latest, while gathering.
@@ -136,12 +136,15 @@ impl Takeover {
         if self.plan.is_some() || (!self.expected.is_empty() && now < self.deadline) {
             return None;
         }
-        let rooms = resume_plan(self.reports.values());
+        let rooms = resume_plan(self.reports.iter().map(|(_, report)| report));
         self.plan = Some(rooms.clone());
         let tabs = self
             .reports
             .iter()
-            .map(|(tab, report)| (tab.clone(), report.keys().cloned().collect()))
+            .map(|(tab, report)| {
+                let rooms = report.iter().map(|(room, _)| room.clone()).collect();
+                (tab.clone(), rooms)
+            })
             .collect();
         Some(ResumePlan { rooms, tabs })
     }
@@ -160,7 +163,7 @@ mod tests {
         TabId(format!("t{n}"))
     }
 
-    fn rooms(list: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    fn rooms(list: &[(&str, u64)]) -> Seqs {
         list.iter().map(|&(r, s)| (r.to_owned(), s)).collect()
     }
 
@@ -184,7 +187,7 @@ mod tests {
             .poll_resume(12)
             .expect("every tab reported or went");
         assert_eq!(plan.rooms, rooms(&[("r", 7), ("s", 1)]));
-        assert_eq!(plan.tabs[&tab(3)], ["r", "s"]);
+        assert_eq!(plan.tabs[1], (tab(3), vec!["r".to_owned(), "s".to_owned()]));
         assert_eq!(takeover.poll_resume(13), None, "decided once");
         assert_eq!(takeover.poll_timeout(), None);
     }
@@ -206,9 +209,14 @@ mod tests {
         else {
             panic!("the resume had started");
         };
-        assert_eq!(late["a"], LateRoom::Gap { from: 4, to: 5 });
-        assert_eq!(late["b"], LateRoom::Covered);
-        assert_eq!(late["c"], LateRoom::NotResumed);
+        assert_eq!(
+            late,
+            [
+                ("a".to_owned(), LateRoom::Gap { from: 4, to: 5 }),
+                ("b".to_owned(), LateRoom::Covered),
+                ("c".to_owned(), LateRoom::NotResumed),
+            ]
+        );
         assert_eq!(takeover.on_report(tab(2), rooms(&[])), Reported::Repeated);
     }
 
