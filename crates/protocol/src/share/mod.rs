@@ -21,12 +21,16 @@
 //!   reported (or went), or a short window passed — and, for a report that comes
 //!   later, which of its rooms have a gap the tab must report (`complete: false`).
 //!
-//! The relay messages themselves are described in `docs/SHARED.md`.
+//! [`group_key`] says which tabs share (url, group, token), [`lock_name`] names
+//! their locks and channel. The relay messages themselves are described in
+//! `docs/SHARED.md`.
 
+mod group;
 mod handover;
 mod rooms;
 mod takeover;
 
+pub use group::{group_key, lock_name, DEFAULT_GROUP};
 pub use handover::{resume_plan, Fate, Relayed, RelayedCall};
 pub use rooms::{JoinPlan, LeavePlan, RoomShares, TabRooms};
 pub use takeover::{LateRoom, Reported, ResumePlan, Takeover, GATHER_WINDOW_MS};
