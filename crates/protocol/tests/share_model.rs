@@ -162,6 +162,20 @@ impl World {
         self.tabs.push(tab);
         if self.leader.is_none() {
             self.elect();
+        } else {
+            self.announce_roster();
+        }
+    }
+
+    /// The leader posts `lead` again with its new roster: no tab resends or
+    /// rejects anything for it.
+    fn announce_roster(&mut self) {
+        let Some(leader) = self.tabs.first().map(|t| t.id.clone()) else {
+            return;
+        };
+        for tab in &mut self.tabs {
+            let fates = tab.relayed.on_new_leader(leader.clone());
+            assert!(fates.is_empty(), "{}: the same leader again", tab.id.0);
         }
     }
 
@@ -472,6 +486,7 @@ impl World {
                 leader.joined.remove(&room);
             }
         }
+        self.announce_roster();
     }
 
     fn drop_connection(&mut self) {

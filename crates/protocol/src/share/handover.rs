@@ -111,7 +111,12 @@ impl Relayed {
     /// Another tab leads now: each call in flight with its fate, in the order they
     /// were made. Rejected ones are forgotten; resent ones (to send to `leader` now)
     /// stay in flight.
+    /// The same leader announced again (its roster changed) is no change: nothing
+    /// is resent or rejected.
     pub fn on_new_leader(&mut self, leader: TabId) -> Vec<(u64, RelayedCall, Fate)> {
+        if self.leader.as_ref() == Some(&leader) {
+            return Vec::new();
+        }
         let first = self.leader.is_none();
         self.leader = Some(leader);
         if first {
@@ -178,6 +183,19 @@ mod tests {
         );
         assert!(relayed.answered(2, &new).is_some());
         assert!(relayed.answered(2, &new).is_none(), "answered at most once");
+    }
+
+    #[test]
+    fn the_same_leader_announced_again_changes_nothing() {
+        let leader = TabId("l".into());
+        let mut relayed = Relayed::new();
+        relayed.on_new_leader(leader.clone());
+        relayed.sent(1, RelayedCall::Request);
+        assert!(relayed.on_new_leader(leader.clone()).is_empty());
+        assert!(
+            relayed.answered(1, &leader).is_some(),
+            "still waiting for it"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`Relayed`] (a follower): what becomes of its calls in flight when the leader
 //!   goes away — publishes are sent again with their key (exactly once), joins and
 //!   leaves again (they are idempotent), other requests fail as on a drop;
+//! - [`LeaderCalls`] (leader): which tab's call each request on the connection
+//!   answers, joins waiting on one server join, a repeated call started once;
 //! - [`Takeover`] (a new leader): when to resume — once every tab of the last roster
 //!   reported (or went), or a short window passed — and, for a report that comes
 //!   later, which of its rooms have a gap the tab must report (`complete: false`).
@@ -25,11 +27,13 @@
 //! their locks and channel. The relay messages themselves are described in
 //! `docs/SHARED.md`.
 
+mod calls;
 mod group;
 mod handover;
 mod rooms;
 mod takeover;
 
+pub use calls::LeaderCalls;
 pub use group::{group_key, lock_name, DEFAULT_GROUP};
 pub use handover::{resume_plan, Fate, Relayed, RelayedCall};
 pub use rooms::{JoinPlan, LeavePlan, RoomShares, TabRooms};
