@@ -33,6 +33,8 @@ js_gz=$(cat pkg/wsguard.js $(find pkg/snippets -name '*.js' 2>/dev/null | sort) 
 total=$((wasm_gz + js_gz))
 echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS (glue + snippets) $js_gz B gzipped, total $total B gzipped (limit 61440)"
 [ "$total" -le 61440 ] || { echo "bundle over 60 KB gzipped"; exit 1; }
+# What the wasm is made of, by crate and by function (bench/SIZE.md); never fails the run.
+scripts/size-report.sh
 
 step "npm package (the packed tarball: files, package.json, licenses, optimized wasm, resolution by Node and tsc)"
 node --test tests/package/ 2>&1 | tee target/package-tests.log

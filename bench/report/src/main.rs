@@ -204,6 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = writeln!(md, "| wsguard_bg.wasm | {:.1} | {:.1} |", kb("wasm_raw"), kb("wasm_gz"));
         let _ = writeln!(md, "| wsguard.js | {:.1} | {:.1} |", kb("js_raw"), kb("js_gz"));
         let _ = writeln!(md, "| total | {:.1} | {:.1} |", kb("wasm_raw") + kb("js_raw"), kb("wasm_gz") + kb("js_gz"));
+        let _ = writeln!(md, "\nWhat the wasm is made of (by crate, by function) and what was cut: [SIZE.md](SIZE.md) (`scripts/size-report.sh`).");
     }
     if !failures.is_empty() {
         let _ = writeln!(md, "\n## Runs that failed\n");

@@ -1,0 +1,70 @@
+// What the SDK's wasm is made of: a names-keeping copy of the release build
+// (target/size/named.wasm, made by scripts/size-report.sh) read by `twiggy top`,
+// grouped by crate (and by the std parts issue 12 asks about: formatting and
+// panics, B-tree maps, sorting) and listed by function.
+//
+// node scripts/size-report.mjs <twiggy top json> [--markdown FILE]
+// Sizes are raw bytes of the optimized wasm (the name section left out), with
+// each group's share; the gzipped totals come from pkg/ itself.
+import { readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+
+const [input, flag, mdFile] = process.argv.slice(2);
+const items = JSON.parse(readFileSync(input, "utf8")).filter((i) => !/subsection"?$/.test(i.name));
+const total = items.reduce((s, i) => s + i.shallow_size, 0);
+
+// The crate an item comes from: the first path segment of its name
+// (`<dlmalloc[hash]::…>::malloc` → dlmalloc), with wasm-bindgen's generated
+// shims, data segments and a few std parts of interest named apart.
+function group(name) {
+  if (/^"?data segment/.test(name)) return "data segments (strings, tables)";
+  if (/ shim$|^__wbindgen|^__wbg|^wasm_bindgen|^js_sys|^web_sys|^client_/.test(name)) return "wasm-bindgen glue (exports, shims, js-sys, web-sys)";
+  if (/^(type|import|export|elem|table|memory|global|code|custom)\b|section/.test(name)) return "wasm sections (types, imports, exports)";
+  if (/::fmt::|::panicking::|panic|::fmt\b|Formatter/.test(name)) return "core::fmt + panics";
+  if (/collections::btree/.test(name)) return "BTreeMap/BTreeSet (alloc)";
+  if (/collections::hash|hashbrown/.test(name)) return "HashMap (std)";
+  if (/slice::sort/.test(name)) return "sorting (core)";
+  if (/^core::ptr::drop_in_place/.test(name)) return "drop glue";
+  const head = name.replace(/^[<&*( ]+|^dyn |^const |^mut /g, "").match(/^[A-Za-z_][A-Za-z0-9_]*/);
+  if (!head) return "other";
+  const crate = head[0];
+  if (crate === "wsguard") return /::web::/.test(name) ? "wsguard (web layer, with the core inlined)" : "wsguard";
+  if (crate === "wsguard_protocol") return "wsguard-protocol (sans-IO core)";
+  if (["core", "alloc", "std", "__rustc", "u64", "u32", "str", "round", "fmin", "fmax"].includes(crate)) return "std/core/alloc (other)";
+  if (/^(memcpy|memset|memmove|memcmp|bcmp|__)/.test(crate)) return "compiler builtins (mem*)";
+  if (/^(func|f)\d+$/.test(crate)) return "unnamed functions";
+  return crate;
+}
+
+const groups = new Map();
+for (const item of items) {
+  const g = group(item.name);
+  const entry = groups.get(g) ?? { bytes: 0, count: 0 };
+  entry.bytes += item.shallow_size;
+  entry.count += 1;
+  groups.set(g, entry);
+}
+const byGroup = [...groups].sort((a, b) => b[1].bytes - a[1].bytes);
+const topFunctions = items.filter((i) => !/^"?data segment/.test(i.name)).slice(0, 15);
+
+const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
+const wasmRaw = readFileSync("pkg/wsguard_bg.wasm").length;
+const wasmGz = gz("pkg/wsguard_bg.wasm");
+const pct = (n) => `${((100 * n) / total).toFixed(1)} %`;
+const shortName = (n) => n.replace(/\[[0-9a-f]{16}\]/g, "").replace(/::h[0-9a-f]{16}$/, "").slice(0, 110);
+
+const lines = [];
+lines.push(`size report: wasm ${wasmRaw} B (${wasmGz} B gzipped); by crate (raw bytes of the optimized wasm, share):`);
+for (const [g, { bytes, count }] of byGroup) lines.push(`  ${String(bytes).padStart(7)} B ${pct(bytes).padStart(7)}  ${g} (${count} items)`);
+lines.push("size report: top functions:");
+for (const i of topFunctions) lines.push(`  ${String(i.shallow_size).padStart(7)} B ${pct(i.shallow_size).padStart(7)}  ${shortName(i.name)}`);
+console.log(lines.join("\n"));
+
+if (flag === "--markdown" && mdFile) {
+  const md = [];
+  md.push(`| group | raw bytes | share | items |`, `|---|---:|---:|---:|`);
+  for (const [g, { bytes, count }] of byGroup) md.push(`| ${g} | ${bytes} | ${pct(bytes)} | ${count} |`);
+  md.push("", `| function | raw bytes | share |`, `|---|---:|---:|`);
+  for (const i of topFunctions) md.push(`| \`${shortName(i.name).replace(/\|/g, "\\|")}\` | ${i.shallow_size} | ${pct(i.shallow_size)} |`);
+  writeFileSync(mdFile, `${md.join("\n")}\n`);
+}
