@@ -36,7 +36,10 @@ version=$(wasm-opt --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 #    warning fails the build instead of scrolling by.
 mkdir -p target
 build_log=target/build-sdk.log
-wasm-pack build --release --target web --mode no-install --out-dir pkg 2>&1 | tee "$build_log" >&2
+# opt-level "z" for the wasm only (the server keeps the release profile's 3): measured
+# 51.5 KB gzipped wasm against 53.7 KB with 3 and 52.7 KB with "s" (bench/SIZE.md).
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+  wasm-pack build --release --target web --mode no-install --out-dir pkg 2>&1 | tee "$build_log" >&2
 grep -q 'Optimizing wasm binaries with `wasm-opt`' "$build_log" \
   || die "wasm-pack did not run wasm-opt (see $build_log)"
 if grep -E '^\[WARN\]|Skipping wasm-opt' "$build_log" >&2; then
