@@ -27,7 +27,7 @@ let builtFrom = "commit=unknown";
 
 export function buildBinaries() {
   if (!existsSync(path.join(pkgDir, "wsguard.js"))) {
-    throw new Error(`${pkgDir} has no SDK build: build it first (wasm-pack build --release --target web --mode no-install --out-dir pkg)`);
+    throw new Error(`${pkgDir} has no SDK build: build it first (scripts/build-sdk.sh)`);
   }
   execFileSync("cargo", ["build", "--quiet", "-p", "wsguard-server", "-p", "wsguard-faultproxy"],
     { cwd: root, stdio: "inherit", timeout: 20 * 60 * 1000 });

@@ -29,6 +29,11 @@ function assertClean(s) {
   assert.equal(s.inconsistent, 0, `one seq carrying different messages (${why})`);
   assert.equal(s.stuck, 0, `stuck clients (${why})`);
   assert.equal(s.consoleErrors, 0, `console errors or page exceptions (${why})`);
+  // Exactly-once publish: a publish whose connection drops is retried by key,
+  // never failed with `disconnected`; every acknowledged one is checked above
+  // (its seq carries it in every member's log, and nothing is published twice).
+  assert.ok(s.published.sdkAcked > 0, `SDK publishes were acknowledged (${why})`);
+  assert.equal(s.published.sdkRejected.disconnected || 0, 0, `SDK publishes rejected with disconnected (${why})`);
 }
 
 test(`faults for ${seconds} s between 20 SDK clients and one server: every message exactly once, in order`, { timeout }, async () => {
