@@ -4,11 +4,11 @@
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wsguard_protocol::client::{StoreOp, StoredEntry};
 use wsguard_protocol::Frame;
 
 use super::convert::{frame_object, object};
+use super::later::when_settled;
 use super::payload::{get, JsPayload};
 use super::pump::feed;
 use super::Shared;
@@ -62,8 +62,8 @@ pub(super) fn open(shared: &Shared, url: &str, user: Option<String>) {
     let loading = store.load();
     shared.borrow_mut().store = Some(store);
     let weak = std::rc::Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
-        let entries = JsFuture::from(loading).await.ok().map(|all| {
+    when_settled(&loading, move |all| {
+        let entries = all.map(|all| {
             js_sys::Array::from(&all)
                 .iter()
                 .filter_map(|value| entry(&value))

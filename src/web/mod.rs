@@ -5,6 +5,7 @@
 //! - [`pump`]: the core's outputs carried out (sockets, sends, timers, tokens, promises);
 //! - [`dispatch`]: the core's events handed to the user's listeners;
 //! - [`durable`]: the durable outbox's IndexedDB store;
+//! - [`later`]: a callback when a JS promise settles (no async runtime in the wasm);
 //! - [`page`]: the page's online/offline/visibility events fed to the core;
 //! - [`socket`]: one browser WebSocket and the listeners it owns.
 
@@ -12,6 +13,7 @@ mod client;
 mod convert;
 mod dispatch;
 mod durable;
+mod later;
 mod page;
 mod payload;
 mod pump;

@@ -4,13 +4,13 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{Client as Core, Millis, Output, SocketId};
 
 use super::convert::{self, error, frame_text};
 use super::dispatch::dispatch;
+use super::later::when_settled;
 use super::payload::JsPayload;
 use super::socket::{BrowserSocket, SocketEvent};
 use super::{now, Inner, Shared};
@@ -171,19 +171,21 @@ pub(super) fn schedule_timer(shared: &Shared) {
 pub(super) fn fetch_token(shared: &Shared) {
     let provider = shared.borrow().token_provider.clone();
     let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
-        let token = match provider.map(|f| f.call0(&JsValue::NULL)) {
-            Some(Ok(value)) => {
-                let value = match value.dyn_into::<Promise>() {
-                    Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.ok(),
-                    Err(value) => Some(value),
-                };
-                value.and_then(|v| v.as_string())
-            }
-            _ => None,
-        };
+    let deliver = move |token: Option<String>| {
         if let Some(shared) = weak.upgrade() {
             feed(&shared, |core, now| core.on_token(token, now));
+        }
+    };
+    // The provider is called in a later microtask (user code never runs inside the
+    // pump); what it returns is awaited if it is a promise.
+    when_settled(&JsValue::UNDEFINED, move |_| {
+        match provider.map(|f| f.call0(&JsValue::NULL)) {
+            Some(Ok(value)) => {
+                when_settled(&value, move |value| {
+                    deliver(value.and_then(|v| v.as_string()))
+                });
+            }
+            _ => deliver(None),
         }
     });
 }
