@@ -182,7 +182,7 @@ pub(super) fn fetch_token(shared: &Shared) {
         match provider.map(|f| f.call0(&JsValue::NULL)) {
             Some(Ok(value)) => {
                 when_settled(&value, move |value| {
-                    deliver(value.and_then(|v| v.as_string()))
+                    deliver(value.and_then(|v| v.as_string()));
                 });
             }
             _ => deliver(None),
