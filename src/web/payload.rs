@@ -3,8 +3,8 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
-use wsguard_protocol::client::Payload;
-use wsguard_protocol::{Hello, Resumed, RoomResume, Welcome};
+use wsguard_protocol::client::{HelloData, Payload, ResumedRooms};
+use wsguard_protocol::{RoomResume, Welcome};
 
 /// A frame's `data` as the JS value `JSON.parse` produced (or the user passed).
 #[derive(Debug, Clone)]
@@ -68,12 +68,12 @@ impl Payload for JsPayload {
         })
     }
 
-    fn to_resumed(&self) -> Option<Resumed> {
+    fn to_resumed(&self) -> Option<ResumedRooms> {
         let rooms = get(&self.value, "rooms");
         if !rooms.is_object() {
             return None;
         }
-        let mut resumed = Resumed::default();
+        let mut resumed = ResumedRooms::default();
         for entry in Object::entries(&Object::from(rooms)).iter() {
             let pair = js_sys::Array::from(&entry);
             let (Some(room), report) = (pair.get(0).as_string(), pair.get(1)) else {
@@ -104,7 +104,7 @@ impl Payload for JsPayload {
         get(&self.value, name).as_bool()
     }
 
-    fn from_hello(hello: &Hello) -> Self {
+    fn from_hello(hello: &HelloData) -> Self {
         let data = Object::new();
         if let Some(token) = &hello.token {
             set(&data, "token", &JsValue::from_str(token));
@@ -155,7 +155,7 @@ pub(crate) fn welcome_object(w: &Welcome) -> JsValue {
 }
 
 /// `{ rooms: { name: { from, to, complete } } }`.
-pub(crate) fn resumed_object(r: &Resumed) -> JsValue {
+pub(crate) fn resumed_object(r: &ResumedRooms) -> JsValue {
     let rooms = Object::new();
     for (room, report) in &r.rooms {
         let entry = Object::new();

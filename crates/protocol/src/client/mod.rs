@@ -48,13 +48,15 @@ mod backoff;
 mod durable;
 mod machine;
 mod payload;
+mod room_map;
 
 pub use backoff::BackoffConfig;
 pub use durable::{StoreOp, StoredEntry};
 pub use machine::Client;
-pub use payload::Payload;
+pub use payload::{HelloData, Payload, ResumeData, ResumedRooms};
+pub use room_map::RoomMap;
 
-use crate::{Frame, Resumed, Welcome};
+use crate::{Frame, Welcome};
 
 /// Milliseconds on a monotonic clock with an arbitrary origin (`performance.now()`).
 pub type Millis = u64;
@@ -278,7 +280,7 @@ pub enum Event<D> {
         will_reconnect: bool,
     },
     /// What a resume replayed per room.
-    Resumed(Resumed),
+    Resumed(ResumedRooms),
     /// A publish restored from the durable outbox was acknowledged (a publish made
     /// through [`Client::publish`] resolves with [`Output::Published`] instead).
     Published(PublishReceipt),

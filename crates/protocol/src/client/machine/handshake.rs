@@ -2,8 +2,9 @@
 //! welcome that makes the connection ready.
 
 use super::{Client, Phase};
+use crate::client::HelloData;
 use crate::client::{Event, Millis, Output, Payload, SocketId};
-use crate::{kind, CloseCode, Frame, Hello};
+use crate::{kind, CloseCode, Frame};
 
 /// The `error` event code of a welcome the client cannot read.
 const BAD_WELCOME: &str = "bad_welcome";
@@ -25,7 +26,7 @@ impl<D: Payload> Client<D> {
             socket,
             deadline: self.now + self.config.welcome_timeout_ms,
         });
-        let hello = Hello {
+        let hello = HelloData {
             token: self.token.clone(),
             resume: self.resume_for_hello(),
         };

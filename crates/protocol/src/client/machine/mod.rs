@@ -21,10 +21,10 @@ mod requests;
 mod rooms;
 mod timers;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::{
-    ClientConfig, ClientState, Event, Millis, Output, Payload, RequestId, SocketId, Stats,
+    ClientConfig, ClientState, Event, Millis, Output, Payload, RequestId, RoomMap, SocketId, Stats,
 };
 use crate::{Frame, Welcome};
 
@@ -151,7 +151,7 @@ pub struct Client<D> {
     /// Rooms to be in (re-joined after every welcome), in join order.
     joined: Vec<String>,
     /// Last seq seen per room, in the current epoch.
-    last_seq: BTreeMap<String, u64>,
+    last_seq: RoomMap<u64>,
     session: Option<(String, String)>,
     epoch: Option<String>,
     welcome: Option<Welcome>,
@@ -193,7 +193,7 @@ impl<D: Payload> Client<D> {
             retries: Vec::new(),
             awaiting_resumed: false,
             joined: Vec::new(),
-            last_seq: BTreeMap::new(),
+            last_seq: RoomMap::new(),
             session: None,
             epoch: None,
             welcome: None,

@@ -149,7 +149,7 @@ impl<D: Payload> Client<D> {
                     .as_ref()
                     .and_then(|d| d.u64_field("seq"))
                     .unwrap_or(0);
-                let last = self.last_seq.entry(room.clone()).or_insert(0);
+                let last = self.last_seq.get_or_insert(room, 0);
                 *last = (*last).max(seq);
                 if !self.joined.contains(room) {
                     self.joined.push(room.clone());

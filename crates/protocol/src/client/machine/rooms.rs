@@ -2,23 +2,21 @@
 //! and what a resume replayed.
 
 use super::{Client, Pending, Phase, Purpose};
-use crate::client::{Event, Payload, SocketId};
-use crate::{kind, Frame, Resume};
+use crate::client::{Event, Payload, ResumeData, RoomMap, SocketId};
+use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {
     /// The `resume` of the next `hello`: the session and the last seq of every room,
     /// when there is a session to resume and resuming is on.
-    pub(super) fn resume_for_hello(&self) -> Option<Resume> {
+    pub(super) fn resume_for_hello(&self) -> Option<ResumeData> {
         match (&self.session, self.config.resume) {
             (Some((session, epoch)), true) => {
-                // Inserted one by one: `collect` into a BTreeMap sorts, and a sort
-                // costs kilobytes of wasm.
-                let mut rooms = std::collections::BTreeMap::new();
+                let mut rooms = RoomMap::new();
                 for room in &self.joined {
                     let seq = self.last_seq.get(room).copied().unwrap_or(0);
                     rooms.insert(room.clone(), seq);
                 }
-                Some(Resume {
+                Some(ResumeData {
                     session: session.clone(),
                     epoch: epoch.clone(),
                     rooms,
@@ -54,7 +52,7 @@ impl<D: Payload> Client<D> {
 
     pub(super) fn on_room_message(&mut self, frame: Frame<D>) {
         if let (Some(room), Some(seq)) = (&frame.room, frame.seq) {
-            let last = self.last_seq.entry(room.clone()).or_insert(0);
+            let last = self.last_seq.get_or_insert(room, 0);
             if seq <= *last {
                 return; // a duplicate (or replay of something already seen)
             }
@@ -68,7 +66,7 @@ impl<D: Payload> Client<D> {
             return;
         };
         for (room, report) in &resumed.rooms {
-            let last = self.last_seq.entry(room.clone()).or_insert(0);
+            let last = self.last_seq.get_or_insert(room, 0);
             *last = (*last).max(report.to);
         }
         self.event(Event::Resumed(resumed));
