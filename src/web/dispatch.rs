@@ -4,7 +4,7 @@
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::Event;
+use wsguard_protocol::client::{decimal, Event};
 
 use super::convert::{error, frame_object, object, receipt_object};
 use super::payload::{self, set, JsPayload};
@@ -62,7 +62,10 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
             if !will_reconnect {
                 let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
                 for (_, reject) in waiters {
-                    let err = error("closed", &format!("connection closed ({code}) {reason}"));
+                    let err = error(
+                        "closed",
+                        &["connection closed (", &decimal(code.into()), ") ", &reason].concat(),
+                    );
                     let _ = js_sys::Reflect::set(&err, &"closeCode".into(), &code.into());
                     let _ = reject.call1(&JsValue::NULL, &err);
                 }
@@ -105,7 +108,10 @@ pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
             if event == "error" {
                 web_sys::console::error_2(&"wsguard: an error listener threw".into(), &thrown);
             } else {
-                let err = error("handler_error", &format!("a `{event}` listener threw"));
+                let err = error(
+                    "handler_error",
+                    &["a `", event, "` listener threw"].concat(),
+                );
                 let _ = js_sys::Reflect::set(&err, &"cause".into(), &thrown);
                 emit(shared, "error", &[err]);
             }

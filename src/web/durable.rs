@@ -58,7 +58,7 @@ extern "C" {
 /// Opens the store of `url` and `user` (no user: unavailable) and hands what it
 /// holds to the core once read, or `None` if it cannot be used.
 pub(super) fn open(shared: &Shared, url: &str, user: Option<String>) {
-    let store = OutboxStore::new(user.map(|user| format!("wsguard-outbox {url} {user}")));
+    let store = OutboxStore::new(user.map(|user| ["wsguard-outbox ", url, " ", &user].concat()));
     let loading = store.load();
     shared.borrow_mut().store = Some(store);
     let weak = std::rc::Rc::downgrade(shared);

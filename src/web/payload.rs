@@ -49,9 +49,10 @@ pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
 impl Payload for JsPayload {
     fn to_welcome(&self) -> Result<Welcome, String> {
         let d = &self.value;
-        let text = |key: &str| string(d, key).ok_or_else(|| format!("`{key}` is not a string"));
+        let text =
+            |key: &str| string(d, key).ok_or_else(|| ["`", key, "` is not a string"].concat());
         let count = |key: &str| {
-            unsigned(d, key).ok_or_else(|| format!("`{key}` is not an unsigned integer"))
+            unsigned(d, key).ok_or_else(|| ["`", key, "` is not an unsigned integer"].concat())
         };
         Ok(Welcome {
             connection_id: text("connection_id")?,

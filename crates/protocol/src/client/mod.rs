@@ -45,12 +45,14 @@
 //! ```
 
 mod backoff;
+mod decimal;
 mod durable;
 mod machine;
 mod payload;
 mod room_map;
 
 pub use backoff::BackoffConfig;
+pub use decimal::{decimal, push_decimal};
 pub use durable::{StoreOp, StoredEntry};
 pub use machine::Client;
 pub use payload::{HelloData, Payload, ResumeData, ResumedRooms};

@@ -3,7 +3,7 @@
 //! request and buffered frame gets its outcome.
 
 use super::{Client, Phase, Queued};
-use crate::client::{Event, Output, Payload, RequestError, SocketId};
+use crate::client::{decimal, Event, Output, Payload, RequestError, SocketId};
 use crate::{CloseCode, ReconnectPolicy};
 
 impl<D: Payload> Client<D> {
@@ -116,8 +116,9 @@ impl<D: Payload> Client<D> {
     pub(super) fn terminate(&mut self, code: u16, reason: String) {
         self.retries.clear();
         self.awaiting_resumed = false;
+        let closed = ["the client closed (", &decimal(code.into()), ")"].concat();
         for (_, pending) in std::mem::take(&mut self.pending) {
-            let error = RequestError::new("closed", format!("the client closed ({code})"));
+            let error = RequestError::new("closed", closed.clone());
             self.unstore(pending.stored);
             if let Some(publish) = pending.publish {
                 self.publish_outcome(pending.request, &publish, Err(error));
@@ -133,10 +134,7 @@ impl<D: Payload> Client<D> {
             self.stats.dropped += 1;
             self.unstore(stored);
             if frame.id.is_none() {
-                let message = format!(
-                    "buffered `{}` frame dropped: the client closed ({code})",
-                    frame.kind
-                );
+                let message = ["buffered `", &frame.kind, "` frame dropped: ", &closed].concat();
                 self.event(Event::Error {
                     code: "closed".into(),
                     message,

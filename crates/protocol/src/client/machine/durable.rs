@@ -98,7 +98,7 @@ impl<D: Payload> Client<D> {
         self.restoring = false;
         self.event(Event::Error {
             code: "persist_unavailable".into(),
-            message: format!("{why}: earlier entries are not sent by this client"),
+            message: [why, ": earlier entries are not sent by this client"].concat(),
         });
         self.flush_if_open();
     }

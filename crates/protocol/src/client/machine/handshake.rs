@@ -46,7 +46,7 @@ impl<D: Payload> Client<D> {
                 };
                 self.event(Event::Error {
                     code: BAD_WELCOME.to_owned(),
-                    message: format!("the server's welcome cannot be read: {why}"),
+                    message: ["the server's welcome cannot be read: ", &why].concat(),
                 });
                 self.fail_socket(
                     socket,

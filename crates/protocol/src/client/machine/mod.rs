@@ -23,6 +23,7 @@ mod timers;
 
 use std::collections::VecDeque;
 
+use super::push_decimal;
 use super::{
     ClientConfig, ClientState, Event, Millis, Output, Payload, RequestId, RoomMap, SocketId, Stats,
 };
@@ -296,10 +297,8 @@ impl<D: Payload> Client<D> {
     fn next_wire_id(&mut self, prefix: &str) -> String {
         let id = self.next_id;
         self.next_id += 1;
-        if prefix.is_empty() {
-            id.to_string()
-        } else {
-            format!("{prefix}{id}")
-        }
+        let mut wire_id = prefix.to_owned();
+        push_decimal(&mut wire_id, id);
+        wire_id
     }
 }

@@ -1,0 +1,39 @@
+//! Numbers in messages without `core::fmt`: `format!` and `to_string` pull the
+//! formatting machinery into the browser SDK's wasm (bench/SIZE.md).
+
+/// Appends `n` in decimal to `out`.
+pub fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// `n` in decimal.
+pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn writes_like_to_string() {
+        for n in [0, 7, 10, 4401, 65535, 1_000_000_007, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
+}
