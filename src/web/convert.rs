@@ -1,7 +1,8 @@
 //! Conversions between JavaScript values and the core's types.
 
 use js_sys::{Object, JSON};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{ClientConfig, PublishOptions, PublishReceipt, Stats};
 use wsguard_protocol::Frame;
 
@@ -109,9 +110,17 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
     error.into()
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string as it is (js-sys's takes a `&str`: a copy into
+    /// the wasm memory and back for every received frame).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_value(text: &JsValue) -> Result<JsValue, JsValue>;
+}
+
 /// Parses a received text frame; `None` if it is not an object with a string `type`.
-pub(crate) fn parse_frame(text: &str) -> Option<Frame<JsPayload>> {
-    let value = JSON::parse(text).ok().filter(JsValue::is_object)?;
+pub(crate) fn parse_frame(text: &JsValue) -> Option<Frame<JsPayload>> {
+    let value = parse_value(text).ok().filter(JsValue::is_object)?;
     let kind = get(&value, "type").as_string()?;
     let string = |key| get(&value, key).as_string();
     let mut frame = Frame::new(kind);
@@ -156,11 +165,11 @@ pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
     object.into()
 }
 
-/// Serializes a frame for the wire.
-pub(crate) fn frame_text(frame: &Frame<JsPayload>) -> Option<String> {
+/// Serializes a frame for the wire (a JS string, handed to the socket as it is).
+pub(crate) fn frame_text(frame: &Frame<JsPayload>) -> Option<JsValue> {
     JSON::stringify(&frame_object(frame))
         .ok()
-        .and_then(|s| s.as_string())
+        .map(JsValue::from)
 }
 
 /// `{"retry_after_ms":N}` from a close reason.

@@ -4,9 +4,20 @@
 use std::cell::Cell;
 
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 use wsguard_protocol::SUBPROTOCOL;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's `WebSocket`, for a `send` that takes a JS string as it is
+    /// (web-sys's `send_with_str` copies it into the wasm memory and back).
+    #[wasm_bindgen(js_name = WebSocket)]
+    type SendValue;
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_value(this: &SendValue, data: &JsValue) -> Result<(), JsValue>;
+}
 
 thread_local! {
     static LIVE_LISTENERS: Cell<u32> = const { Cell::new(0) };
@@ -26,7 +37,9 @@ pub(crate) fn live_listeners() -> u32 {
 /// What a socket reports.
 pub(crate) enum SocketEvent {
     Open,
-    Text(String),
+    /// A text frame: the JS string as received (it never enters the wasm memory:
+    /// `JSON.parse` reads it where it is).
+    Text(JsValue),
     /// `readyState` has stayed `CLOSING` (or `CLOSED`) for a whole watch period
     /// without a close event: the socket can no longer be written.
     Closing,
@@ -61,11 +74,10 @@ impl BrowserSocket {
         socket.listen("open", move |_| handler(SocketEvent::Open))?;
         let handler = on_event.clone();
         socket.listen("message", move |event| {
-            if let Some(text) = event
-                .dyn_ref::<MessageEvent>()
-                .and_then(|m| m.data().as_string())
-            {
-                handler(SocketEvent::Text(text));
+            if let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) {
+                if data.is_string() {
+                    handler(SocketEvent::Text(data));
+                }
             }
         })?;
         socket.watch_closing(on_event.clone())?;
@@ -127,8 +139,13 @@ impl BrowserSocket {
 
     /// Writes a text frame if the socket is open; otherwise writes nothing and
     /// returns `false` (so the browser never warns about a send into a closing socket).
-    pub(crate) fn send(&self, text: &str) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(text).is_ok()
+    pub(crate) fn send(&self, text: &JsValue) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN
+            && self
+                .ws
+                .unchecked_ref::<SendValue>()
+                .send_value(text)
+                .is_ok()
     }
 
     /// Closes with a code (the close frame carries it); the close event is not
