@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{ClientConfig, PublishOptions, PublishReceipt, Stats};
 use wsguard_protocol::Frame;
 
-use super::payload::{get, set, JsPayload};
+use super::payload::{get, set, whole_number, JsPayload};
 
 fn number(target: &JsValue, key: &str) -> Option<f64> {
     get(target, key)
@@ -110,26 +110,36 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
     error.into()
 }
 
-#[wasm_bindgen]
+// One call per received frame: the JS string parsed where it is (never copied into
+// the wasm memory) and the fields the core needs read on the JS side (no key
+// strings passed per field).
+#[wasm_bindgen(inline_js = r#"
+export function read_frame(text) {
+  let v;
+  try { v = JSON.parse(text); } catch { return; }
+  if (typeof v === "object" && v !== null && typeof v.type === "string") return [v, v.type, v.id, v.room, v.seq, v.data];
+}
+"#)]
 extern "C" {
-    /// `JSON.parse` of a JS string as it is (js-sys's takes a `&str`: a copy into
-    /// the wasm memory and back for every received frame).
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn parse_value(text: &JsValue) -> Result<JsValue, JsValue>;
+    /// `[frame, type, id, room, seq, data]`, or `undefined` if `text` is not a JSON
+    /// object with a string `type`.
+    fn read_frame(text: &JsValue) -> JsValue;
 }
 
 /// Parses a received text frame; `None` if it is not an object with a string `type`.
 pub(crate) fn parse_frame(text: &JsValue) -> Option<Frame<JsPayload>> {
-    let value = parse_value(text).ok().filter(JsValue::is_object)?;
-    let kind = get(&value, "type").as_string()?;
-    let string = |key| get(&value, key).as_string();
-    let mut frame = Frame::new(kind);
-    frame.id = string("id");
-    frame.room = string("room");
-    frame.seq = super::payload::unsigned(&value, "seq");
+    let fields = read_frame(text);
+    if fields.is_undefined() {
+        return None;
+    }
+    let fields: js_sys::Array = fields.unchecked_into();
+    let mut frame = Frame::new(fields.get(1).as_string()?);
+    frame.id = fields.get(2).as_string();
+    frame.room = fields.get(3).as_string();
+    frame.seq = whole_number(&fields.get(4));
     // `ts` and `from` are not needed by the core: listeners get the parsed object itself.
-    let mut payload = JsPayload::new(get(&value, "data"));
-    payload.envelope = Some(value);
+    let mut payload = JsPayload::new(fields.get(5));
+    payload.envelope = Some(fields.get(0));
     frame.data = Some(payload);
     Some(frame)
 }

@@ -40,7 +40,12 @@ fn string(target: &JsValue, key: &str) -> Option<String> {
 }
 
 pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
-    get(target, key)
+    whole_number(&get(target, key))
+}
+
+/// A number that is a non-negative integer.
+pub(crate) fn whole_number(value: &JsValue) -> Option<u64> {
+    value
         .as_f64()
         .filter(|n| *n >= 0.0 && n.fract() == 0.0)
         .map(|n| n as u64)
