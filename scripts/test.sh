@@ -31,9 +31,9 @@ wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
 # The JS a page loads: the glue and every inline snippet it imports.
 js_gz=$(cat pkg/wsguard.js $(find pkg/snippets -name '*.js' 2>/dev/null | sort) | gzip -9 -c | wc -c)
 total=$((wasm_gz + js_gz))
-echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS (glue + snippets) $js_gz B gzipped, total $total B gzipped (limit 51200)"
-# 50 KB: what issue 12's cuts reached (50,181 B), rounded up; bench/SIZE.md says what is in it.
-[ "$total" -le 51200 ] || { echo "bundle over 50 KB gzipped"; exit 1; }
+echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS (glue + snippets) $js_gz B gzipped, total $total B gzipped (limit 50176)"
+# 49 KB: what issue 12's cuts reached (49,971 B), rounded up; bench/SIZE.md says what is in it.
+[ "$total" -le 50176 ] || { echo "bundle over 49 KB gzipped"; exit 1; }
 # What the wasm is made of, by crate and by function (bench/SIZE.md); never fails the run.
 scripts/size-report.sh
 
