@@ -10,29 +10,14 @@ Starts the server on a free loopback port (anonymous, no rate limit), then:
    RSS before, with them open, after closing.
 Prints one JSON object. Loopback only, bounded loops.
 """
-import argparse, asyncio, json, socket, subprocess, sys, time, urllib.request
+import argparse, asyncio, json, subprocess, time
 
 import websockets
 
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+from procmem import free_port, metric, rss_kb, wait_healthy
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
-
-def gauge(port, name):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    return None
 
 
 async def room_churn(url, rooms):
@@ -80,23 +65,19 @@ async def main():
     url = f"ws://127.0.0.1:{port}/ws"
     out = {"server": " ".join(cmd[1:])}
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1); break
-            except Exception:
-                time.sleep(0.05)
+        wait_healthy(port)
         out["rss_start_kb"] = rss_kb(proc.pid)
         t = time.time()
         await asyncio.wait_for(room_churn(url, args.rooms), 600)
         out["room_churn_s"] = round(time.time() - t, 1)
         time.sleep(0.5)
         out["rss_after_room_churn_kb"] = rss_kb(proc.pid)
-        out["rooms_retained_after_churn"] = gauge(port, "wsguard_rooms_retained")
+        out["rooms_retained_after_churn"] = metric(port, "wsguard_rooms_retained")
         if args.room_ttl_ms:
             time.sleep(args.room_ttl_ms / 1000 * 1.5 + 1)
             out["rss_after_room_ttl_kb"] = rss_kb(proc.pid)
-            out["rooms_retained_after_ttl"] = gauge(port, "wsguard_rooms_retained")
-            out["history_bytes_after_ttl"] = gauge(port, "wsguard_history_bytes")
+            out["rooms_retained_after_ttl"] = metric(port, "wsguard_rooms_retained")
+            out["history_bytes_after_ttl"] = metric(port, "wsguard_history_bytes")
         for round_ in (1, 2):
             before = rss_kb(proc.pid)
             conns = await asyncio.wait_for(open_many(url, args.connections), 600)

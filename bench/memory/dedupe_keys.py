@@ -8,29 +8,14 @@ W publishes in flight; samples VmRSS every N/10 keys and reads
 wsguard_dedupe_forgotten_early_total at the end. Prints one JSON object.
 Loopback only, bounded.
 """
-import argparse, asyncio, json, socket, subprocess, time, urllib.request
+import argparse, asyncio, json, subprocess, time
 
 import websockets
 
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+from procmem import free_port, metric, rss_kb, wait_healthy
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
-
-def metric(port, name):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    return None
 
 
 async def publish_keys(url, n, window, pid, samples):
@@ -64,11 +49,7 @@ async def main():
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = {"server": " ".join(cmd[1:]), "keys": args.keys}
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1); break
-            except Exception:
-                time.sleep(0.05)
+        wait_healthy(port)
         out["rss_start_kb"] = rss_kb(proc.pid)
         samples = []
         t = time.time()

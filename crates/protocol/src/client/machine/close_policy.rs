@@ -119,15 +119,7 @@ impl<D: Payload> Client<D> {
         let closed = ["the client closed (", &decimal(code.into()), ")"].concat();
         for (_, pending) in std::mem::take(&mut self.pending) {
             let error = RequestError::new("closed", closed.clone());
-            self.unstore(pending.stored);
-            if let Some(publish) = pending.publish {
-                self.publish_outcome(pending.request, &publish, Err(error));
-            } else if let Some(request) = pending.request {
-                self.outputs.push_back(Output::Resolve {
-                    request,
-                    result: Err(error),
-                });
-            }
+            self.fail_pending(pending, error);
         }
         // Requests in the outbox were resolved above; plain sends are reported here.
         for Queued { frame, stored } in std::mem::take(&mut self.outbox) {

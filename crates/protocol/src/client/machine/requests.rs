@@ -186,6 +186,20 @@ impl<D: Payload> Client<D> {
 }
 
 impl<D: Payload> Client<D> {
+    /// A pending call ends with `error` (closed, timed out): it leaves the durable
+    /// outbox, and its promise (or a restored publish's event) learns why.
+    pub(super) fn fail_pending(&mut self, pending: Pending<D>, error: RequestError) {
+        self.unstore(pending.stored);
+        if let Some(publish) = pending.publish {
+            self.publish_outcome(pending.request, &publish, Err(error));
+        } else if let Some(request) = pending.request {
+            self.outputs.push_back(Output::Resolve {
+                request,
+                result: Err(error),
+            });
+        }
+    }
+
     /// A publish ended: its promise (or, for one restored from the durable outbox,
     /// an event) learns how.
     pub(super) fn publish_outcome(

@@ -75,15 +75,7 @@ impl<D: Payload> Client<D> {
         });
         for (_, pending) in expired {
             let error = RequestError::new("timeout", "no answer within the request timeout");
-            self.unstore(pending.stored);
-            if let Some(publish) = pending.publish {
-                self.publish_outcome(pending.request, &publish, Err(error));
-            } else if let Some(request) = pending.request {
-                self.outputs.push_back(Output::Resolve {
-                    request,
-                    result: Err(error),
-                });
-            }
+            self.fail_pending(pending, error);
         }
         if self.restoring && self.restore_deadline.is_some_and(|d| d <= now) {
             self.stop_restoring("the durable outbox did not answer in time");
