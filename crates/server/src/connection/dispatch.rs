@@ -84,8 +84,9 @@ impl Handler {
         }
     }
 
-    /// `publish`: a remembered key is acknowledged with its original seq whatever
-    /// the membership (dedupe first), then membership, then the keyed append.
+    /// `publish`: a member's publish is one keyed append (which answers a
+    /// remembered key with its original seq); a non-member's is acknowledged only
+    /// when its key is remembered (dedupe comes before membership), else `not_joined`.
     async fn publish(&mut self, mut frame: Frame, user_id: String) -> Flow {
         let room = match self.room_of(&mut frame) {
             Ok(room) => room,
@@ -105,17 +106,19 @@ impl Handler {
                 )
             }
         };
-        if let Some(key) = &key {
-            match self.manager.find_publish(&room, key).await {
-                Ok(Some(seq)) => {
-                    let report = self.manager.duplicate(seq);
-                    return self.ack_publish(frame.id, &report);
-                }
-                Ok(None) => {}
-                Err(e) => return self.error(frame.id, ErrorCode::Internal, e.to_string()),
-            }
-        }
         if !self.manager.is_member(self.conn, room.as_str()) {
+            // A member's keyed append checks the key itself, atomically; a
+            // non-member's publish is still acknowledged if its key is remembered.
+            if let Some(key) = &key {
+                match self.manager.find_publish(&room, key).await {
+                    Ok(Some(seq)) => {
+                        let report = self.manager.duplicate(seq);
+                        return self.ack_publish(frame.id, &report);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return self.error(frame.id, ErrorCode::Internal, e.to_string()),
+                }
+            }
             return self.error(
                 frame.id,
                 ErrorCode::NotJoined,
