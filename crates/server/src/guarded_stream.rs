@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant, Sleep};
 
 /// How long a dropped connection drains its input before it is closed.
-pub(crate) const LINGER: Duration = Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 /// Input bytes a lingering close reads (and discards) at most.
 const LINGER_MAX_BYTES: usize = 1 << 20;
 

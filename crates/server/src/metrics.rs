@@ -41,10 +41,9 @@ pub(crate) fn inc(counter: &AtomicU64) {
 
 impl Metrics {
     /// Renders the Prometheus text exposition format.
-    pub(crate) fn render(&self, snapshot: Gauges) -> String {
-        let gauges = snapshot;
+    pub(crate) fn render(&self, gauges: Gauges) -> String {
         let mut out = String::with_capacity(1024);
-        let gauges = [
+        let rows = [
             (
                 "wsguard_connections",
                 "Open connections.",
@@ -71,7 +70,7 @@ impl Metrics {
                 gauges.history_bytes,
             ),
         ];
-        for (name, help, value) in gauges {
+        for (name, help, value) in rows {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
@@ -130,7 +129,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP {name} Publish keys forgotten before the dedupe TTL (per-room cap).\n# TYPE {name} counter\n{name} {}",
-            snapshot.dedupe_forgotten_early
+            gauges.dedupe_forgotten_early
         );
         out
     }

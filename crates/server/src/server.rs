@@ -64,13 +64,7 @@ impl ServerBuilder {
             None => Manager::new(self.config, self.hooks),
             Some(url) => {
                 let (deliveries, delivered) = tokio::sync::mpsc::unbounded_channel();
-                let limits = RedisLimits::new(
-                    self.config.history,
-                    self.config.session_ttl,
-                    self.config.room_ttl,
-                    self.config.backplane_timeout,
-                )
-                .with_dedupe(self.config.dedupe_ttl, self.config.dedupe_keys);
+                let limits = RedisLimits::of(&self.config);
                 let backplane = RedisBackplane::connect(&url, limits, deliveries)
                     .await
                     .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use wsguard_protocol::RoomName;
 
-use super::dedupe::DedupeLimits;
 use super::room_logs::{RoomLimits, RoomLogs};
 use super::{
     Appended, Backplane, BackplaneError, BackplaneStats, Draft, PublishKey, Replay, SessionGrant,
@@ -27,22 +26,16 @@ pub struct MemoryBackplane {
 impl MemoryBackplane {
     /// A backplane keeping up to `history` messages per room (0 = none) under
     /// `epoch`, and sessions resumable for `session_ttl` after their last connection.
-    /// Empty rooms and publish keys are kept for `session_ttl` too (10,000 keys per
-    /// room at most), and history for at most 64 MiB.
+    /// Empty rooms and publish keys are kept for `session_ttl` too; the history
+    /// budget and the keys per room are [`ServerConfig`]'s defaults.
+    ///
+    /// [`ServerConfig`]: crate::ServerConfig
     pub fn new(epoch: String, history: usize, session_ttl: Duration) -> Self {
-        Self::with_limits(
-            epoch,
-            RoomLimits {
-                history,
-                history_bytes: 64 << 20,
-                room_ttl: session_ttl,
-                dedupe: DedupeLimits {
-                    ttl: session_ttl,
-                    max_keys: 10_000,
-                },
-            },
-            session_ttl,
-        )
+        let mut limits = RoomLimits::of(&crate::ServerConfig::default());
+        limits.history = history;
+        limits.room_ttl = session_ttl;
+        limits.dedupe.ttl = session_ttl;
+        Self::with_limits(epoch, limits, session_ttl)
     }
 
     pub(crate) fn with_limits(epoch: String, limits: RoomLimits, session_ttl: Duration) -> Self {

@@ -22,7 +22,6 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use wsguard_protocol::{kind, Frame, RoomName};
 
-pub(crate) use dedupe::DedupeLimits;
 pub use memory::MemoryBackplane;
 pub use redis::{RedisBackplane, RedisLimits};
 pub(crate) use room_logs::RoomLimits;

@@ -174,6 +174,17 @@ impl RedisLimits {
         }
     }
 
+    /// The limits a server configuration sets.
+    pub fn of(config: &crate::ServerConfig) -> Self {
+        Self::new(
+            config.history,
+            config.session_ttl,
+            config.room_ttl,
+            config.backplane_timeout,
+        )
+        .with_dedupe(config.dedupe_ttl, config.dedupe_keys)
+    }
+
     /// These limits with publish keys remembered for `ttl`, `keys` per room at most.
     #[must_use]
     pub fn with_dedupe(mut self, ttl: Duration, keys: usize) -> Self {

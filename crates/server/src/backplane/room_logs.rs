@@ -36,6 +36,21 @@ pub(crate) struct RoomLimits {
     pub(crate) dedupe: DedupeLimits,
 }
 
+impl RoomLimits {
+    /// The limits a server configuration sets.
+    pub(crate) fn of(config: &crate::config::ServerConfig) -> Self {
+        Self {
+            history: config.history,
+            history_bytes: config.history_bytes,
+            room_ttl: config.room_ttl,
+            dedupe: DedupeLimits {
+                ttl: config.dedupe_ttl,
+                max_keys: config.dedupe_keys,
+            },
+        }
+    }
+}
+
 /// Every room's seq and bounded history.
 #[derive(Debug)]
 pub(crate) struct RoomLogs {

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use wsguard_protocol::RoomName;
 
 use crate::auth::Authenticator;
-use crate::backplane::{Backplane, DedupeLimits, Delivery, MemoryBackplane, RoomLimits};
+use crate::backplane::{Backplane, Delivery, MemoryBackplane, RoomLimits};
 use crate::config::ServerConfig;
 use crate::metrics::{Gauges, Metrics};
 use crate::outbound::Outbound;
@@ -70,15 +70,7 @@ impl std::fmt::Debug for Manager {
 impl Manager {
     /// A manager with the in-memory backplane (single process).
     pub fn new(config: ServerConfig, hooks: Vec<ConnectHook>) -> Self {
-        let limits = RoomLimits {
-            history: config.history,
-            history_bytes: config.history_bytes,
-            room_ttl: config.room_ttl,
-            dedupe: DedupeLimits {
-                ttl: config.dedupe_ttl,
-                max_keys: config.dedupe_keys,
-            },
-        };
+        let limits = RoomLimits::of(&config);
         let backplane = MemoryBackplane::with_limits(random_hex(8), limits, config.session_ttl);
         Self::with_backplane(config, hooks, Arc::new(backplane), None)
     }
