@@ -196,7 +196,10 @@ impl Client {
     /// connection drops before the ack it is sent again with that key after the
     /// next welcome, so the server publishes it once. Rejects with `code`
     /// `"timeout"` (`timeoutMs`, default `requestTimeoutMs`, retries included: it
-    /// may have been published, never twice), `"closed"` or a server error code.
+    /// may have been published, never twice), `"closed"`, `"queue_full"`,
+    /// `"bad_frame"` (a key that is not 1–128 characters), `"expired"`
+    /// (unacknowledged and a retry would come after the server's `dedupe_ttl_ms`)
+    /// or a server error code.
     #[wasm_bindgen(skip_typescript)]
     pub fn publish(
         &self,

@@ -99,7 +99,9 @@ export interface Client {
    * carries `key` (a fresh random one unless given); if the connection drops before the ack it is
    * sent again with that key after the next welcome, so the server publishes it once. Rejects with
    * `code` `"timeout"` (`timeoutMs`, default `requestTimeoutMs`, retries included: it may have been
-   * published, never twice), `"closed"` or a server error code.
+   * published, never twice), `"closed"`, `"queue_full"`, `"bad_frame"` (a key that is not 1–128
+   * characters), `"expired"` (unacknowledged and a retry would come after the server's
+   * `dedupe_ttl_ms`: maybe published, never re-sent) or a server error code.
    */
   publish(room: string, data: unknown, options?: PublishOptions): Promise<PublishAck>;
 }

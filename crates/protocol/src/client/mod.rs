@@ -17,7 +17,9 @@
 //! Publishes are exactly-once: each carries an idempotency key, and one whose
 //! connection drops before its ack is sent again with that key after the next
 //! welcome (the server acknowledges a key it already has as a duplicate, with the
-//! original seq), until its timeout or `close()`. With [`ClientConfig::persist`],
+//! original seq), until its timeout or `close()` — or until a retry would come
+//! after the server's `dedupe_ttl_ms` (it then ends `expired`: maybe published,
+//! never twice). With [`ClientConfig::persist`],
 //! buffered sends and unacknowledged publishes also go to a durable store through
 //! [`Output::Store`]; a later client takes them back with [`Client::restore`].
 //!

@@ -36,17 +36,8 @@ pub fn group_key(url: &str, group: &str, token: &str) -> String {
 /// and the tab id. The relay version is in the name: tabs of another version
 /// never share with these.
 pub fn lock_name(key: &str) -> String {
-    let mut digits = Vec::new();
-    let mut version = RELAY_VERSION;
-    loop {
-        digits.push(char::from(b'0' + (version % 10) as u8));
-        version /= 10;
-        if version == 0 {
-            break;
-        }
-    }
     let mut name = String::from("wsguard/");
-    name.extend(digits.iter().rev());
+    crate::client::push_decimal(&mut name, RELAY_VERSION.into());
     name.push('/');
     name.push_str(key);
     name

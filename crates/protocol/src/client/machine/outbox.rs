@@ -82,14 +82,11 @@ impl<D: Payload> Client<D> {
                     // may not have been published, so it is never sent blindly.
                     Some(at) if wall.saturating_sub(at) >= ttl => {
                         let (_, pending) = self.pending.remove(index);
-                        self.unstore(pending.stored);
                         let error = RequestError::new(
                             "expired",
                             "written once, unacknowledged, and older than the server's dedupe window",
                         );
-                        if let Some(publish) = pending.publish {
-                            self.publish_outcome(pending.request, &publish, Err(error));
-                        }
+                        self.fail_pending(pending, error);
                         return;
                     }
                     Some(_) => {}

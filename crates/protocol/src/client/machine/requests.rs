@@ -47,8 +47,10 @@ impl<D: Payload> Client<D> {
     /// welcome (after `resumed` when resuming), until its timeout or `close()`; it is
     /// never failed with `disconnected`. It ends with [`Output::Published`], or an
     /// [`Output::Resolve`] error: `timeout` (it may have been published, never
-    /// twice), `closed`, `bad_frame` (a key that is not 1–128 characters), or a
-    /// server code.
+    /// twice), `closed`, `queue_full`, `bad_frame` (a key that is not 1–128
+    /// characters), `expired` (written once, unacknowledged, and a retry would come
+    /// after the server's `dedupe_ttl_ms`, or the server announces none: it may or
+    /// may not have been published, so it is not re-sent), or a server code.
     pub fn publish(
         &mut self,
         room: &str,
