@@ -35,7 +35,7 @@ echo "bundle: wasm $(wc -c < pkg/wsguard_bg.wasm) B raw / $wasm_gz B gzipped, JS
 # 49 KB: what issue 12's cuts reached (49,971 B), rounded up; bench/SIZE.md says what is in it.
 [ "$total" -le 50176 ] || { echo "bundle over 49 KB gzipped"; exit 1; }
 # What the wasm is made of, by crate and by function (bench/SIZE.md); never fails the run.
-scripts/size-report.sh
+WASM_GZ=$wasm_gz JS_GZ=$js_gz scripts/size-report.sh
 
 step "npm package (the packed tarball: files, package.json, licenses, optimized wasm, resolution by Node and tsc)"
 node --test tests/package/ 2>&1 | tee target/package-tests.log

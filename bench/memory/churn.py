@@ -17,9 +17,6 @@ import websockets
 from procmem import free_port, metric, rss_kb, wait_healthy
 
 
-
-
-
 async def room_churn(url, rooms):
     async with websockets.connect(url, max_size=None) as ws:
         await ws.send(json.dumps({"type": "hello"}))

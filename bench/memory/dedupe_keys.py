@@ -15,9 +15,6 @@ import websockets
 from procmem import free_port, metric, rss_kb, wait_healthy
 
 
-
-
-
 async def publish_keys(url, n, window, pid, samples):
     async with websockets.connect(url, max_size=None) as ws:
         await ws.send(json.dumps({"type": "hello", "data": {"token": "keyer"}}))
