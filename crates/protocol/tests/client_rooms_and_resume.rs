@@ -176,3 +176,29 @@ fn application_pushes_and_unmatched_errors_become_events() {
         .any(|e| matches!(e, Event::Error { code, .. } if code == "evicted")));
     assert_eq!(h.client.stats().errors, 1);
 }
+
+#[test]
+fn a_handed_over_session_is_resumed_from_the_given_seqs() {
+    let mut h = Harness::new(ClientConfig::default());
+    h.client
+        .resume_from("s9", "e1", &[("a".to_owned(), 4), ("b".to_owned(), 0)]);
+    h.client.connect(h.now);
+    let socket = Harness::opened_socket(&h.drain()).expect("a socket");
+    h.client.on_socket_open(socket, h.now);
+    let hello = Harness::sent(&h.drain()).pop().unwrap();
+    assert_eq!(
+        hello.data.unwrap()["resume"],
+        json!({"session":"s9","epoch":"e1","rooms":{"a":4,"b":0}})
+    );
+    h.client
+        .on_frame(socket, welcome("e1", "s9", 10_000), h.now);
+    let out = h.drain();
+    assert!(
+        Harness::sent(&out).iter().all(|f| f.kind != "join"),
+        "resumed rooms need no join"
+    );
+    h.frame(socket, message("a", 4));
+    h.frame(socket, message("a", 5));
+    h.frame(socket, message("b", 1));
+    assert_eq!(messages(&mut h), [5, 1], "seq 4 of a was had already");
+}
