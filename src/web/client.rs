@@ -15,6 +15,7 @@ use super::durable;
 use super::page::watch_page;
 use super::payload::{self, JsPayload};
 use super::pump::{feed, notice_closing, pump};
+use super::share::{self, Op};
 use super::{now, Inner, Listener, Shared};
 
 /// A guarded WebSocket connection to a wsguard server.
@@ -41,6 +42,8 @@ impl Client {
         config.wall_clock_origin_ms = (js_sys::Date::now() - now() as f64).max(0.0) as u64;
         let persist = config.persist;
         let user = convert::persist_user(options);
+        let (request_timeout_ms, queue_limit) = (config.request_timeout_ms, config.queue_limit);
+        let share_token = config.token.clone().unwrap_or_default();
         let core = Core::new(config, Box::new(js_sys::Math::random));
         let inner = Rc::new(RefCell::new(Inner {
             core,
@@ -55,12 +58,20 @@ impl Client {
             timer_callback: None,
             page_listeners: Vec::new(),
             store: None,
+            shown: ClientState::Idle,
+            share_group: share::group_option(options),
+            share_token,
+            share: None,
+            request_timeout_ms,
+            queue_limit,
         }));
         let weak = Rc::downgrade(&inner);
         let on_timer = Closure::<dyn FnMut()>::new(move || {
             if let Some(shared) = weak.upgrade() {
                 shared.borrow_mut().timer = None;
                 feed(&shared, |core, now| core.handle_timeout(now));
+                share::on_timeout(&shared, now());
+                pump(&shared);
             }
         });
         inner.borrow_mut().timer_callback = Some(on_timer);
@@ -75,33 +86,39 @@ impl Client {
     /// `"idle" | "connecting" | "handshaking" | "open" | "reconnecting" | "closed"`.
     #[wasm_bindgen(getter, unchecked_return_type = "ClientState")]
     pub fn state(&self) -> String {
-        self.inner.borrow().core.state().as_str().to_owned()
+        let inner = self.inner.borrow();
+        match inner.share_group {
+            Some(_) => inner.shown,
+            None => inner.core.state(),
+        }
+        .as_str()
+        .to_owned()
     }
 
-    /// Counters: `{ sent, received, queued, dropped, reconnects, errors, rttMs, persisted }`.
+    /// `"solo"`, `"leader"` or `"follower"` (see the `shared` option).
+    #[wasm_bindgen(getter, unchecked_return_type = "ClientRole")]
+    pub fn role(&self) -> String {
+        share::role(&self.inner.borrow()).to_owned()
+    }
+
+    /// Counters: `{ sent, received, queued, dropped, reconnects, errors, rttMs, persisted }`
+    /// (with `shared`, this tab's own; `reconnects` and `rttMs` are the connection's).
     #[wasm_bindgen(getter, unchecked_return_type = "ClientStats")]
     pub fn stats(&self) -> JsValue {
-        convert::stats_object(self.inner.borrow().core.stats())
+        let inner = self.inner.borrow();
+        share::stats(&inner).unwrap_or_else(|| convert::stats_object(inner.core.stats()))
     }
 
     /// The id of the current connection (from the last welcome).
     #[wasm_bindgen(getter, js_name = connectionId)]
     pub fn connection_id(&self) -> Option<String> {
-        self.inner
-            .borrow()
-            .core
-            .welcome()
-            .map(|w| w.connection_id.clone())
+        self.welcome_field("connection_id")
     }
 
     /// The user id the server assigned (from the last welcome).
     #[wasm_bindgen(getter, js_name = userId)]
     pub fn user_id(&self) -> Option<String> {
-        self.inner
-            .borrow()
-            .core
-            .welcome()
-            .map(|w| w.user_id.clone())
+        self.welcome_field("user_id")
     }
 
     /// Registers a listener; returns a function that removes it. A listener that
@@ -132,11 +149,15 @@ impl Client {
     #[wasm_bindgen(unchecked_return_type = "Promise<Welcome>")]
     pub fn connect(&self) -> Promise {
         notice_closing(&self.inner);
-        let welcome = {
+        let (welcome, sharing) = {
             let inner = self.inner.borrow();
-            (inner.core.state() == ClientState::Open)
-                .then(|| inner.core.welcome().map(payload::welcome_object))
-                .flatten()
+            let welcome = match share::welcome(&inner) {
+                Some(shared) => shared.filter(|_| inner.shown == ClientState::Open),
+                None => (inner.core.state() == ClientState::Open)
+                    .then(|| inner.core.welcome().map(payload::welcome_object))
+                    .flatten(),
+            };
+            (welcome, inner.share_group.is_some())
         };
         if let Some(welcome) = welcome {
             return Promise::resolve(&welcome);
@@ -145,7 +166,13 @@ impl Client {
         let promise = Promise::new(&mut |resolve, reject| {
             shared.borrow_mut().connect_waiters.push((resolve, reject));
         });
-        feed(&self.inner, |core, now| core.connect(now));
+        if sharing {
+            // The leader lock decides who opens the socket.
+            share::start(&self.inner);
+            pump(&self.inner);
+        } else {
+            feed(&self.inner, |core, now| core.connect(now));
+        }
         promise
     }
 
@@ -157,6 +184,11 @@ impl Client {
         r#type: &str,
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
     ) -> Result<String, JsValue> {
+        if self.sharing() {
+            let sent = share::send(&self.inner, r#type, data);
+            pump(&self.inner);
+            return sent;
+        }
         let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         match feed(&self.inner, |core, now| core.send(r#type, data, now)) {
             Ok(SendOutcome::Sent) => Ok("sent".into()),
@@ -174,20 +206,29 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RequestOptions | undefined")] options: &JsValue,
     ) -> Promise {
-        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         let timeout = convert::timeout_option(options);
+        if self.sharing() {
+            return self.relay(Op::Request, r#type, &data, None, timeout);
+        }
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         self.track(|core, now| core.request(r#type, data, timeout, now))
     }
 
     /// Joins a room; resolves `{ room, seq }`. Rooms are re-joined after every reconnect.
     #[wasm_bindgen(unchecked_return_type = "Promise<JoinAck>")]
     pub fn join(&self, room: &str) -> Promise {
+        if self.sharing() {
+            return self.relay(Op::Join, room, &JsValue::UNDEFINED, None, None);
+        }
         self.track(|core, now| core.join(room, now))
     }
 
     /// Leaves a room; resolves `{ room }`.
     #[wasm_bindgen(unchecked_return_type = "Promise<{ room: string }>")]
     pub fn leave(&self, room: &str) -> Promise {
+        if self.sharing() {
+            return self.relay(Op::Leave, room, &JsValue::UNDEFINED, None, None);
+        }
         self.track(|core, now| core.leave(room, now))
     }
 
@@ -207,8 +248,11 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
         options: Option<JsValue>,
     ) -> Promise {
-        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         let options = convert::publish_options(&options.unwrap_or_default());
+        if self.sharing() {
+            return self.relay(Op::Publish, room, &data, options.key, options.timeout_ms);
+        }
+        let data = (!data.is_undefined()).then_some(JsPayload::new(data));
         self.track(|core, now| core.publish(room, data, options, now))
     }
 
@@ -225,13 +269,50 @@ impl Client {
         }
     }
 
-    /// Closes for good: no reconnect; pending requests reject with `"closed"`.
+    /// Closes for good: no reconnect; pending requests reject with `"closed"`. With
+    /// `shared`, closes this tab's client only: the connection goes on for the other
+    /// tabs (a leader hands it over).
     pub fn close(&self) {
+        if share::stop(&self.inner) == Some(false) {
+            pump(&self.inner);
+            return;
+        }
         feed(&self.inner, |core, now| core.close(now));
     }
 }
 
 impl Client {
+    /// In a share group (between `connect()` and `close()`).
+    fn sharing(&self) -> bool {
+        self.inner.borrow().share.is_some()
+    }
+
+    /// A call of this tab in its share group.
+    fn relay(
+        &self,
+        op: Op,
+        target: &str,
+        data: &JsValue,
+        key: Option<String>,
+        timeout: Option<u64>,
+    ) -> Promise {
+        notice_closing(&self.inner);
+        let promise = share::call(&self.inner, op, target, data, key, timeout);
+        pump(&self.inner);
+        promise
+    }
+
+    fn welcome_field(&self, field: &str) -> Option<String> {
+        let inner = self.inner.borrow();
+        match share::welcome(&inner) {
+            Some(welcome) => welcome.and_then(|w| payload::get(&w, field).as_string()),
+            None => inner.core.welcome().map(|w| match field {
+                "user_id" => w.user_id.clone(),
+                _ => w.connection_id.clone(),
+            }),
+        }
+    }
+
     /// Starts a request and keeps its promise's callbacks until the core resolves it.
     fn track(&self, start: impl FnOnce(&mut Core<JsPayload>, Millis) -> RequestId) -> Promise {
         let mut slot = None;

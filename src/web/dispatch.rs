@@ -8,17 +8,12 @@ use wsguard_protocol::client::{decimal, Event};
 
 use super::convert::{error, frame_object, object, receipt_object};
 use super::payload::{self, set, JsPayload};
+use super::share::{count_error, set_state};
 use super::Shared;
 
 pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
     match event {
-        Event::State { state, previous } => {
-            emit(
-                shared,
-                "state",
-                &[state.as_str().into(), previous.as_str().into()],
-            );
-        }
+        Event::State { state, .. } => set_state(shared, state),
         Event::Welcome(welcome) => {
             let welcome = payload::welcome_object(&welcome);
             let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
@@ -92,6 +87,9 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
 }
 
 pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
+    if event == "error" {
+        count_error(&mut shared.borrow_mut());
+    }
     let callbacks: Vec<Function> = shared
         .borrow()
         .listeners

@@ -7,6 +7,7 @@
 //! - [`durable`]: the durable outbox's IndexedDB store;
 //! - [`later`]: a callback when a JS promise settles (no async runtime in the wasm);
 //! - [`page`]: the page's online/offline/visibility events fed to the core;
+//! - [`share`]: `shared: true`, one connection for the tabs of a group;
 //! - [`socket`]: one browser WebSocket and the listeners it owns.
 
 mod client;
@@ -17,6 +18,7 @@ mod later;
 mod page;
 mod payload;
 mod pump;
+mod share;
 mod socket;
 mod types;
 
@@ -27,16 +29,17 @@ use js_sys::Function;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{Client as Core, Millis, RequestId, SocketId};
+use wsguard_protocol::client::{Client as Core, ClientState, Millis, RequestId, SocketId};
 
 pub use client::Client;
 use payload::JsPayload;
 use socket::BrowserSocket;
 
-/// Socket event listeners currently registered by all wsguard clients (for leak tests).
+/// Socket event listeners and `readyState` watches, and the channels and lock
+/// requests of shared clients, currently held by all wsguard clients (for leak tests).
 #[wasm_bindgen(js_name = liveSocketListeners)]
 pub fn live_socket_listeners() -> u32 {
-    socket::live_listeners()
+    socket::live_listeners() + share::share_live()
 }
 
 type Shared = Rc<RefCell<Inner>>;
@@ -69,6 +72,16 @@ struct Inner {
     page_listeners: Vec<PageListener>,
     /// The durable outbox (`persist: true` and IndexedDB usable).
     store: Option<durable::OutboxStore>,
+    /// The state this tab last reported on `state` (the previous state of the next).
+    shown: ClientState,
+    /// `shared`: the group (where Web Locks and BroadcastChannel exist).
+    share_group: Option<String>,
+    /// The static token, part of the share group's key (empty with `getToken`).
+    share_token: String,
+    /// The share group this tab is in, from `connect()` to `close()`.
+    share: Option<Box<share::Share>>,
+    request_timeout_ms: u64,
+    queue_limit: usize,
 }
 
 impl Drop for Inner {

@@ -12,6 +12,7 @@ use super::convert::{self, error, frame_text};
 use super::dispatch::dispatch;
 use super::later::when_settled;
 use super::payload::JsPayload;
+use super::share;
 use super::socket::{BrowserSocket, SocketEvent};
 use super::{now, Inner, Shared};
 
@@ -62,6 +63,9 @@ pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, eve
 
 /// Carries out every pending output of the core, then arms the timer. User code
 /// runs only while no borrow is held, so handlers may call back into the client.
+/// Never inlined: it is called from every entry point (inlined, it was a copy of
+/// 8 KB of wasm in each).
+#[inline(never)]
 pub(super) fn pump(shared: &Shared) {
     loop {
         let output = shared.borrow_mut().core.poll_output();
@@ -116,6 +120,16 @@ pub(super) fn pump(shared: &Shared) {
             }
             Output::FetchToken => fetch_token(shared),
             Output::Resolve { request, result } => {
+                let outcome = match &result {
+                    Ok(frame) => Ok(frame
+                        .data
+                        .as_ref()
+                        .map_or(JsValue::UNDEFINED, |d| d.value.clone())),
+                    Err(e) => Err(e),
+                };
+                if share::answered_by_core(shared, request, outcome) {
+                    continue;
+                }
                 let callbacks = shared.borrow_mut().settle(request);
                 if let Some((resolve, reject)) = callbacks {
                     let _ = match result {
@@ -128,6 +142,10 @@ pub(super) fn pump(shared: &Shared) {
                 }
             }
             Output::Published { request, receipt } => {
+                let ack = convert::receipt_object(&receipt, false);
+                if share::answered_by_core(shared, request, Ok(ack)) {
+                    continue;
+                }
                 let callbacks = shared.borrow_mut().settle(request);
                 if let Some((resolve, _)) = callbacks {
                     let _ =
@@ -139,7 +157,13 @@ pub(super) fn pump(shared: &Shared) {
                     super::durable::apply(store, &op);
                 }
             }
-            Output::Event(event) => dispatch(shared, event),
+            Output::Event(event) => {
+                if share::leads(&shared.borrow()) {
+                    share::on_core_event(shared, event);
+                } else {
+                    dispatch(shared, event);
+                }
+            }
         }
     }
     schedule_timer(shared);
@@ -153,8 +177,12 @@ pub(super) fn schedule_timer(shared: &Shared) {
     if let Some(timer) = inner.timer.take() {
         window.clear_timeout_with_handle(timer);
     }
-    let Some(deadline) = inner.core.poll_timeout() else {
-        return;
+    let deadline = match (inner.core.poll_timeout(), share::poll_timeout(&inner)) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => match a.or(b) {
+            Some(deadline) => deadline,
+            None => return,
+        },
     };
     let delay = deadline.saturating_sub(now()).min(i32::MAX as u64) as i32;
     let handle = inner.timer_callback.as_ref().and_then(|callback| {

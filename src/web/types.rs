@@ -4,6 +4,9 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
+/** A tab's place in its share group (`shared`): `"solo"` without one (and before `connect()`, after `close()`). */
+export type ClientRole = "solo" | "leader" | "follower";
+
 /** Connection state. */
 export type ClientState = "idle" | "connecting" | "handshaking" | "open" | "reconnecting" | "closed";
 
@@ -33,6 +36,12 @@ export interface ClientOptions {
    * closed tab): restored publishes report on `published` / `error` (with their `key`). Default false.
    */ persist?: boolean;
   /** Names the user's durable outbox (default: the static `token`; needed with `getToken`). */ persistKey?: string;
+  /**
+   * One WebSocket for every tab of this browser profile and origin with the same url, group and static token:
+   * `true` (the default group) or a group name. One tab (the leader, elected with Web Locks) holds the socket, the
+   * others relay over a BroadcastChannel; every tab keeps the whole API, its own rooms, calls and stats. Where Web
+   * Locks or BroadcastChannel are missing the client is solo (a socket of its own). Default false.
+   */ shared?: boolean | string;
 }
 
 export interface RequestOptions { timeoutMs?: number }
@@ -87,6 +96,8 @@ export interface ClientEventMap {
   resumed: (event: ResumedEvent) => void;
   error: (error: WsguardError) => void;
   published: (event: PublishedEvent) => void;
+  /** This tab's role in its share group changed (`shared`). */
+  role: (role: ClientRole) => void;
 }
 
 export interface Client {

@@ -2,7 +2,7 @@
 // `tsc --noEmit` over this file runs in scripts/test.sh; it is never executed.
 import init, { Client } from "../../pkg/wsguard.js";
 import type {
-  ClientOptions, ClientState, ClientStats, CloseInfo, Frame, JoinAck, PublishAck, PublishedEvent, PublishOptions,
+  ClientOptions, ClientRole, ClientState, ClientStats, CloseInfo, Frame, JoinAck, PublishAck, PublishedEvent, PublishOptions,
   ReconnectingEvent, ResumedEvent, Welcome, WsguardError,
 } from "../../pkg/wsguard.js";
 
@@ -22,7 +22,10 @@ export async function main(): Promise<void> {
     resume: true,
     persist: true,
     persistKey: "alice",
+    shared: true,
   };
+  const grouped: ClientOptions = { token: "alice", shared: "board-tabs" };
+  console.log(grouped);
   const client = new Client("ws://127.0.0.1:8080/ws", options);
   const state: ClientState = client.state;
   const off: () => void = client.on("state", (now: ClientState, previous: ClientState) => console.log(now, previous, state));
@@ -36,6 +39,9 @@ export async function main(): Promise<void> {
   });
   client.on("error", (err: WsguardError) => console.log(err.code, err.message, err.key, err.room));
   client.on("published", ({ room, seq, key, duplicate }: PublishedEvent) => console.log(room, seq, key, duplicate));
+  client.on("role", (role: ClientRole) => console.log(role));
+  const role: ClientRole = client.role;
+  console.log(role);
   off();
 
   const welcome: Welcome = await client.connect();

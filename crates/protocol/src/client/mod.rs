@@ -129,6 +129,20 @@ impl ClientState {
             Self::Closed => "closed",
         }
     }
+
+    /// The state named as [`as_str`](Self::as_str) spells it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Idle,
+            Self::Connecting,
+            Self::Handshaking,
+            Self::Open,
+            Self::Reconnecting,
+            Self::Closed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
 }
 
 /// Client settings. Defaults are written in each field's doc.
