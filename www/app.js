@@ -19,6 +19,11 @@ const rttSamples = [];
 // Durable outbox: on after "Publish offline, then reload" (for this tab), or with ?persist=1.
 const persist = params.get("persist") === "1" || sessionStorage.getItem("wsguard-persist") === "1";
 const restoredSeqs = new Set(); // seqs of restored publishes the server confirmed
+// One connection for all tabs of the user (`shared: true`): the checkbox, or ?shared=1
+// (?shared=0 turns it off); remembered for this tab like `persist`.
+if (params.has("shared")) sessionStorage.setItem("wsguard-shared", params.get("shared") === "1" ? "1" : "0");
+$("shared").checked = sessionStorage.getItem("wsguard-shared") === "1";
+let serverConnections = null;  // the last wsguard_connections read from /metrics
 
 const time = (ts) => new Date(ts).toISOString().slice(11, 23);
 const text = (data) => (data && typeof data === "object" && "text" in data ? String(data.text) : JSON.stringify(data));
@@ -42,6 +47,7 @@ function renderState() {
     label = `closed · ${lastClose.code}${lastClose.reason ? ` ${lastClose.reason}` : ""}`;
   }
   badge.textContent = label;
+  renderRole();
   const ids = $("ids");
   ids.innerHTML = "";
   if (client && client.connectionId) {
@@ -51,6 +57,36 @@ function renderState() {
       ids.append(dt, dd);
     }
   }
+}
+
+function renderRole() {
+  const role = client ? client.role : "solo";
+  const el = $("role");
+  if (el.textContent !== role) {
+    el.textContent = role;
+    el.className = `role ${role}`;
+  }
+}
+
+// The server's open connections, from the Prometheus gauge `wsguard_connections N`.
+// No poll while the client is (re)connecting: the server may be down, and a failed
+// fetch would only add an error to the console; the last count stays, greyed.
+async function pollServerConnections() {
+  const el = $("server-connections");
+  const state = client ? client.state : "idle";
+  if (state === "connecting" || state === "handshaking" || state === "reconnecting") {
+    $("server-conns").classList.add("stale");
+    return;
+  }
+  try {
+    const res = await fetch("/metrics", { cache: "no-store" });
+    const match = /^wsguard_connections (\d+)$/m.exec(await res.text());
+    serverConnections = match ? Number(match[1]) : null;
+    $("server-conns").classList.remove("stale");
+  } catch {
+    serverConnections = null;
+  }
+  el.textContent = serverConnections == null ? "?" : String(serverConnections);
 }
 
 function addToRoom(room, entry) {
@@ -148,6 +184,11 @@ function attach(c) {
       logEvent(`restored publish confirmed: ${room} #${seq}${duplicate ? " (the server already had it)" : ""} key ${key}`);
       renderRooms();
     }),
+    c.on("role", (role) => {
+      logEvent(role === "leader" ? "role leader: this tab holds the shared socket"
+        : role === "follower" ? "role follower: this tab relays through the leader tab" : `role ${role}`);
+      renderRole();
+    }),
     c.on("error", (e) => logEvent(`error ${e.code}${e.key ? ` (key ${e.key})` : ""}: ${e.message}`)),
   ];
 }
@@ -156,12 +197,14 @@ async function connect() {
   if (client) client.close();
   lastClose = null;
   const user = $("user").value.trim() || "alice";
-  client = new Client($("url").value.trim(), { token: user, persist });
+  const shared = $("shared").checked;
+  client = new Client($("url").value.trim(), shared ? { token: user, persist, shared: true } : { token: user, persist });
   attach(client);
   renderState();
   try {
     await client.connect();
-    $("detail").textContent = `Connected as ${client.userId}.`;
+    $("detail").textContent = `Connected as ${client.userId}${shared ? " (one connection shared by this user's tabs)" : ""}.`;
+    pollServerConnections();
     for (const room of rooms.keys()) await client.join(room);
     if (rooms.size === 0) await join($("room").value.trim());
   } catch (e) {
@@ -183,6 +226,10 @@ async function join(room) {
 
 $("connect-form").onsubmit = (e) => { e.preventDefault(); connect(); };
 $("disconnect").onclick = () => { client?.close(); extras.forEach((x) => x.close()); extras = []; renderState(); };
+$("shared").onchange = () => {
+  sessionStorage.setItem("wsguard-shared", $("shared").checked ? "1" : "0");
+  if (client) connect(); // a client's sharing is chosen when it is made
+};
 $("join-form").onsubmit = (e) => { e.preventDefault(); join($("room").value.trim()); };
 $("publish-form").onsubmit = async (e) => {
   e.preventDefault();
@@ -216,9 +263,17 @@ $("echo-form").onsubmit = async (e) => {
     $("echo-result").textContent = `request failed: ${err.code}`;
   }
 };
-$("drop").onclick = () => { client?.dropConnection(); logEvent("dropped the socket (like a network failure)"); };
+const followerNote = () => {
+  if (client?.role !== "follower") return false;
+  logEvent("this tab is a follower: the leader tab holds the socket, drop it there");
+  return true;
+};
+$("drop").onclick = () => {
+  if (followerNote()) return;
+  client?.dropConnection(); logEvent("dropped the socket (like a network failure)");
+};
 $("send-offline").onclick = async () => {
-  if (!client || !activeRoom) return;
+  if (!client || !activeRoom || followerNote()) return;
   client.dropConnection();
   const promise = client.publish(activeRoom, { text: "sent while disconnected" });
   logEvent(`published while ${client.state}: queued (${client.stats.queued} in the buffer)`);
@@ -263,4 +318,6 @@ setInterval(() => {
   if (rtt != null && client.state === "open") { rttSamples.push(rtt); if (rttSamples.length > 60) rttSamples.shift(); drawSparkline(); }
 }, 1000);
 renderRooms();
+pollServerConnections();
+setInterval(pollServerConnections, 1000);
 if (params.get("autoconnect") !== "0") connect();

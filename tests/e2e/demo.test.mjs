@@ -16,6 +16,26 @@ after(async () => {
   server?.stop();
 });
 
+/** A tab in `context` (pages of one context share Web Locks and BroadcastChannel), recording problems as openPage does. */
+async function openTab(context, url) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (m) => { if (m.type() === "error") page.problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+const role = (page) => page.getByTestId("role").textContent();
+const shownConnections = (page) => page.getByTestId("server-connections").textContent();
+
+async function metricsConnections(server) {
+  const text = await (await fetch(`${server.base}/metrics`)).text();
+  const match = /^wsguard_connections (\d+)$/m.exec(text);
+  assert.ok(match, "wsguard_connections in /metrics");
+  return Number(match[1]);
+}
+
 const expectOpen = (page) => assert.doesNotReject(() => page.waitForFunction(
   () => document.querySelector("[data-testid=state]").textContent === "open", null, { timeout: 10000 }));
 
@@ -125,5 +145,78 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
   for (const page of pages) {
     assert.deepEqual(page.problems, []);
     await page.close();
+  }
+});
+
+test("three tabs of one user with ?shared=1 share one connection; closing the leader tab moves the leader badge", async () => {
+  // A server of its own: its /metrics count is this test's connections only.
+  const srv = await new Server(await freePort()).start();
+  const context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  try {
+    const user = `erin${Date.now()}`;
+    const room = `shared:${Date.now()}`;
+    const tabs = [];
+    for (let i = 0; i < 3; i++) tabs.push(await openTab(context, `${srv.base}/?shared=1&user=${user}&room=${room}`));
+    for (const tab of tabs) {
+      await expectOpen(tab);
+      await tab.getByText(`joined ${room}`).waitFor();
+      assert.equal(await tab.getByLabel("Share one connection across tabs").isChecked(), true);
+      await tab.waitForFunction(() => document.querySelector("[data-testid=role]").textContent !== "solo", null, { timeout: 5000 });
+    }
+    const roles = await Promise.all(tabs.map(role));
+    assert.deepEqual([...roles].sort(), ["follower", "follower", "leader"], `roles: ${roles}`);
+    const leader = tabs[roles.indexOf("leader")];
+    const followers = tabs.filter((t) => t !== leader);
+
+    // One socket on the server, shown in every tab.
+    for (const tab of tabs) {
+      await tab.waitForFunction(() => document.querySelector("[data-testid=server-connections]").textContent === "1",
+        null, { timeout: 5000 });
+    }
+    assert.equal(await metricsConnections(srv), 1);
+
+    // A second room, joined through the page in every tab; a message reaches each tab once.
+    const room2 = `${room}:b`;
+    for (const tab of tabs) {
+      await tab.getByLabel("room name").fill(room2);
+      await tab.getByRole("button", { name: "Join", exact: true }).click();
+      await tab.getByText(`joined ${room2}`).waitFor();
+    }
+    await srv.publish(room2, { text: "to every tab" });
+    for (const tab of tabs) {
+      await tab.getByText("to every tab").waitFor();
+      assert.deepEqual(await logSeqs(tab), [1]);
+    }
+    await shot(leader, "shared-leader");
+    await shot(followers[0], "shared-follower");
+
+    // The leader tab goes: a follower takes over within 2 s, and the tabs go on.
+    const started = Date.now();
+    await leader.close();
+    const next = await Promise.any(followers.map((tab) => tab.waitForFunction(
+      () => document.querySelector("[data-testid=role]").textContent === "leader", null, { timeout: 2000 }).then(() => tab)));
+    const handoverMs = Date.now() - started;
+    assert.ok(handoverMs <= 2000, `handover in ${handoverMs} ms`);
+    // Published during the handover: the new leader's resume replays it.
+    await srv.publish(room2, { text: "during the handover" });
+    for (const tab of followers) await expectOpen(tab);
+    assert.deepEqual((await Promise.all(followers.map(role))).sort(), ["follower", "leader"]);
+    for (const tab of followers) {
+      await tab.waitForFunction(() => document.querySelector("[data-testid=server-connections]").textContent === "1",
+        null, { timeout: 5000 });
+    }
+    assert.equal(await metricsConnections(srv), 1);
+    await srv.publish(room2, { text: "after the handover" });
+    for (const tab of followers) {
+      await tab.getByText("after the handover").waitFor();
+      assert.deepEqual(await logSeqs(tab), [1, 2, 3], "every message once, in order");
+    }
+    assert.equal(await shownConnections(next), "1");
+    await shot(next, "shared-new-leader");
+    assert.deepEqual(tabs.flatMap((t) => t.problems), []);
+    console.log(`# handover to a new leader in ${handoverMs} ms`);
+  } finally {
+    await context.close();
+    srv.stop();
   }
 });
