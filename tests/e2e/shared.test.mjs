@@ -6,10 +6,8 @@
 //
 // Every test starts its own server (a new port is a new origin: no lock or
 // channel of an earlier test can be seen); the browser is one per engine.
-// SHARED_ENGINES=chromium (or firefox) runs one engine.
-//
-// This first part proves the harness with the control case (no `shared`); the
-// scenarios of `shared` itself come with the SDK's browser layer.
+// SHARED_ENGINES=chromium (or firefox) runs one engine; SHARED_HANDOVERS sets
+// the handovers of the handover test (default 20).
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,8 +15,13 @@ import { Server, freePort, root } from "./harness.mjs";
 import { Browser } from "./webdriver.mjs";
 
 const engines = (process.env.SHARED_ENGINES || "chromium,firefox").split(",").map((e) => e.trim()).filter(Boolean);
+const HANDOVERS = Number(process.env.SHARED_HANDOVERS || 20);
 const pageDir = path.join(root, "tests/e2e/shared-page");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
 
 async function gauge(server, name) {
   const text = await (await fetch(`${server.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
@@ -172,6 +175,283 @@ for (const engine of engines) {
         assert.equal(records[0].state, "closed", "the oldest tab is the one evicted");
         assert.ok(records.slice(1).every((r) => r.state === "open" && r.closes.length === 0), JSON.stringify(records.map((r) => r.state)));
         assert.equal(await gauge(server, "wsguard_connections"), 5);
+      });
+    });
+
+    test("shared: true: six tabs of one user, cap 5 → one connection, one leader, five followers, nobody evicted", async () => {
+      await withTabs([], async (tabs, server) => {
+        const list = [];
+        for (let i = 0; i < 6; i++) list.push(await tabs.open({ user: "u2", shared: "1" }, `u2-${i}`));
+        await eventually("one connection", async () => (await gauge(server, "wsguard_connections")) === 1, 5000);
+        await sleep(500);
+        const records = [];
+        for (const tab of list) records.push(await tabs.record(tab));
+        assert.deepEqual(records.map((r) => r.state), Array(6).fill("open"), "every tab open");
+        assert.ok(records.every((r) => r.closes.length === 0), "no tab saw a close");
+        assert.deepEqual(records.map((r) => r.role).sort(), ["follower", "follower", "follower", "follower", "follower", "leader"]);
+        assert.equal(records[0].role, "leader", "the first tab leads");
+        assert.deepEqual(records[0].roles.map((r) => r.role), ["leader"], "one role event in the leader");
+        assert.ok(records.slice(1).every((r) => r.roles.map((x) => x.role).join() === "follower"), "one role event in each follower");
+        // Every tab got the welcome of the one connection.
+        const ids = new Set(records.map((r) => r.welcomes.at(-1)?.connectionId));
+        assert.equal(ids.size, 1, `one connection id in every tab: ${[...ids]}`);
+        assert.equal(await gauge(server, "wsguard_connections"), 1);
+        assert.equal(await gauge(server, "wsguard_users"), 1);
+      });
+    });
+
+    test("shared: per-tab rooms with reference-counted leave, per-tab calls and per-tab stats", async () => {
+      await withTabs([], async (tabs, server) => {
+        const user = "u3";
+        const leader = await tabs.open({ user, shared: "1" }, "L");
+        const a = await tabs.open({ user, shared: "1" }, "A");
+        const b = await tabs.open({ user, shared: "1" }, "B");
+        assert.equal(await tabs.exec(leader, () => window.t.client.role), "leader");
+        assert.equal(await tabs.exec(a, () => window.t.client.role), "follower");
+        assert.equal(await tabs.exec(b, () => window.t.client.role), "follower");
+        const stats = async () => Object.fromEntries(await Promise.all([["L", leader], ["A", a], ["B", b]]
+          .map(async ([n, tab]) => [n, await tabs.call(tab, "stats")])));
+        const seen = (tab) => tabs.exec(tab, () => window.t.seen.map((m) => `${m.room}:${m.data}`));
+
+        for (const [tab, room] of [[a, "a"], [b, "b"], [a, "c"], [b, "c"]]) {
+          const r = await tabs.call(tab, "join", room);
+          assert.equal(r.ok?.room, room, `${tab.name} join ${room}: ${JSON.stringify(r)}`);
+          assert.equal(typeof r.ok.seq, "number");
+        }
+        assert.equal(await gauge(server, "wsguard_rooms"), 3);
+        const before = await stats();
+        await server.publish("a", "a1");
+        await server.publish("b", "b1");
+        await server.publish("c", "c1");
+        await tabs.until(a, "a1 and c1", () => window.t.seen.length >= 2);
+        await tabs.until(b, "b1 and c1", () => window.t.seen.length >= 2);
+        await sleep(300);
+        assert.deepEqual(await seen(a), ["a:a1", "c:c1"], "A: its rooms only, each once");
+        assert.deepEqual(await seen(b), ["b:b1", "c:c1"], "B: its rooms only, each once");
+        assert.deepEqual(await seen(leader), [], "the leader's tab joined nothing");
+        const afterDelivery = await stats();
+        assert.equal(afterDelivery.A.received - before.A.received, 2, "A's received counts A's deliveries");
+        assert.equal(afterDelivery.B.received - before.B.received, 2, "B's received counts B's deliveries");
+        assert.equal(afterDelivery.L.received - before.L.received, 0, "the leader's tab got nothing delivered");
+
+        // A leaves c: the connection stays in c for B.
+        assert.deepEqual((await tabs.call(a, "leave", "c")).ok, { room: "c" });
+        assert.equal(await gauge(server, "wsguard_rooms"), 3, "still in c on the server");
+        await server.publish("c", "c2");
+        await tabs.until(b, "c2", () => window.t.seen.length >= 3);
+        await sleep(300);
+        assert.deepEqual(await seen(a), ["a:a1", "c:c1"], "A left c");
+        assert.deepEqual(await seen(b), ["b:b1", "c:c1", "c:c2"]);
+        // B leaves c: the last one, the connection leaves it on the server.
+        assert.deepEqual((await tabs.call(b, "leave", "c")).ok, { room: "c" });
+        await eventually("c left on the server", async () => (await gauge(server, "wsguard_rooms")) === 2, 3000);
+        await server.publish("c", "c3");
+        await sleep(500);
+        assert.deepEqual(await seen(a), ["a:a1", "c:c1"]);
+        assert.deepEqual(await seen(b), ["b:b1", "c:c1", "c:c2"]);
+
+        // Calls of followers resolve in the calling tab.
+        const s0 = await stats();
+        const ack = await tabs.call(a, "publish", "a", { text: "from A" });
+        assert.ok(ack.ok, `A's publish: ${JSON.stringify(ack)}`);
+        assert.equal(typeof ack.ok.seq, "number");
+        assert.equal(ack.ok.duplicate, false);
+        assert.ok(typeof ack.ok.key === "string" && ack.ok.key.length > 0);
+        await tabs.until(a, "its own message", () => window.t.seen.length >= 3);
+        const mine = (await tabs.exec(a, () => window.t.seen)).at(-1);
+        assert.deepEqual([mine.room, mine.seq, mine.data], ["a", ack.ok.seq, { text: "from A" }]);
+        const s1 = await stats();
+        assert.equal(s1.A.sent - s0.A.sent, 1, "A's sent counts A's publish");
+        assert.equal(s1.B.sent - s0.B.sent, 0, "B sent nothing");
+        assert.equal(s1.L.sent - s0.L.sent, 0, "the leader's tab sent nothing of its own");
+
+        const echo = await tabs.call(b, "request", "echo", { x: 1 });
+        assert.deepEqual(echo, { ok: { x: 1 } }, "B's echo resolves in B");
+        const unknown = await tabs.call(b, "request", "no.such.type", { x: 2 });
+        assert.equal(unknown.error?.code, "unknown_type", `B's unknown request rejects in B: ${JSON.stringify(unknown)}`);
+        await sleep(300);
+        for (const tab of [leader, a]) {
+          const errors = await tabs.exec(tab, () => window.t.errors);
+          assert.deepEqual(errors, [], `${tab.name}: B's failure is B's`);
+        }
+        assert.deepEqual(await seen(b), ["b:b1", "c:c1", "c:c2"], "B never got A's message in a");
+        const s2 = await stats();
+        assert.equal(s2.B.sent - s1.B.sent, 2, "B's two requests");
+        assert.equal(s2.A.sent - s1.A.sent, 0);
+        assert.equal(s2.A.received - before.A.received, 3, "A: a1, c1, its own message");
+        assert.equal(s2.B.received - before.B.received, 3, "B: b1, c1, c2");
+        assert.equal(await gauge(server, "wsguard_connections"), 1);
+      });
+    });
+
+    test(`shared: ${HANDOVERS} handovers (leader closed, then crashed, in turn) under a publisher every 50 ms: takeover within 1 s, every message once, in order`, async () => {
+      await withTabs([], async (tabs, server) => {
+        const user = "u4";
+        const room = "r";
+        const joined = new Map(); // tab → join seq
+        const snapshots = new Map(); // tab → seqs seen, read when it went (dead tabs)
+        let opened = 0;
+        async function addTab() {
+          const tab = await tabs.open({ user, shared: "1" }, `r${opened++}`);
+          const r = await tabs.call(tab, "join", room);
+          assert.equal(r.ok?.room, room, `${tab.name} join: ${JSON.stringify(r)}`);
+          joined.set(tab, r.ok.seq);
+          return tab;
+        }
+        for (let i = 0; i < 3; i++) await addTab();
+
+        // The publisher: one message every 50 ms, numbered, its seq from the HTTP answer.
+        const acks = [];
+        let publishing = true;
+        let publishError = null;
+        const publisher = (async () => {
+          for (let n = 0; publishing; n++) {
+            const started = Date.now();
+            try {
+              const report = await server.publish(room, { n });
+              acks.push(report.seq);
+            } catch (error) {
+              publishError = error;
+              return;
+            }
+            await sleep(Math.max(0, 50 - (Date.now() - started)));
+          }
+        })();
+
+        const takeovers = [];
+        const reopens = [];
+        const kinds = [];
+        const roleOf = (tab) => tabs.exec(tab, () => window.t.client.role);
+        try {
+          await sleep(300);
+          for (let i = 0; i < HANDOVERS; i++) {
+            const live = tabs.live;
+            const roles = [];
+            for (const tab of live) roles.push(await roleOf(tab));
+            const leaders = live.filter((_, k) => roles[k] === "leader");
+            assert.equal(leaders.length, 1, `handover ${i}: one leader among ${live.map((t, k) => `${t.name}=${roles[k]}`)}`);
+            const [old] = leaders;
+            snapshots.set(old, await tabs.exec(old, (r) => window.t.messages(r), room));
+            const how = i % 2 === 0 ? "close" : "crash";
+            let t0;
+            if (how === "close") t0 = await tabs.close(old);
+            else {
+              const crash = await tabs.crash(old);
+              t0 = crash.at;
+              kinds.push(crash.how);
+            }
+            const rest = tabs.live;
+            // The new leader: a `role` "leader" event after t0 in one of the others.
+            const found = await eventually(`handover ${i} (${how}): a new leader`, async () => {
+              for (const tab of rest) {
+                const at = await tabs.exec(tab, (since) => {
+                  const e = window.t.roles.find((r) => r.role === "leader" && r.at >= since);
+                  return e ? e.at : null;
+                }, t0);
+                if (at) return { tab, at };
+              }
+              return null;
+            }, 5000);
+            takeovers.push(found.at - t0);
+            // Open again, in every tab.
+            const openAt = await tabs.until(found.tab, "open again", (since) => {
+              const s = window.t.states.find((x) => x.state === "open" && x.at >= since);
+              return s ? s.at : null;
+            }, { args: [t0], timeoutMs: 5000 });
+            reopens.push(openAt - t0);
+            for (const tab of rest) await tabs.until(tab, "open", () => window.t.client.state === "open", { timeoutMs: 5000 });
+            if (old.crashed) {
+              await browser.closeTab(old.handle).catch(() => {});
+              old.closed = true;
+            }
+            await addTab();
+            await sleep(250);
+          }
+        } finally {
+          publishing = false;
+          await publisher;
+        }
+        assert.equal(publishError, null, `publisher: ${publishError?.message}`);
+        const last = acks.at(-1);
+        for (const tab of tabs.live) {
+          await tabs.until(tab, "the tail", (r, s) => window.t.messages(r).at(-1) >= s, { args: [room, last], timeoutMs: 5000 });
+        }
+        await sleep(300);
+
+        let lost = 0;
+        let duplicated = 0;
+        const problems = [];
+        for (const tab of tabs.all) {
+          const seqs = tab.gone ? snapshots.get(tab) : await tabs.exec(tab, (r) => window.t.messages(r), room);
+          if (!seqs) continue;
+          const expected = acks.filter((s) => s > joined.get(tab));
+          const unique = new Set(seqs);
+          duplicated += seqs.length - unique.size;
+          const want = tab.gone ? expected.slice(0, seqs.length) : expected;
+          lost += want.filter((s) => !unique.has(s)).length;
+          if (JSON.stringify(seqs) !== JSON.stringify(want)) {
+            problems.push(`${tab.name} (joined at ${joined.get(tab)}${tab.gone ? ", dead" : ""}): got ${seqs.length}, first difference at ${seqs.findIndex((s, k) => s !== want[k])}: ${JSON.stringify(seqs.slice(0, 50))}… want ${JSON.stringify(want.slice(0, 50))}…`);
+          }
+        }
+        const max = Math.max(...takeovers);
+        console.log(`shared handover (${engine}): ${takeovers.length} handovers (${kinds.length} crashes by ${[...new Set(kinds.map((k) => k.replace(/\d+/, "N")))]}), takeover median ${median(takeovers)} ms, max ${max} ms; open again median ${median(reopens)} ms, max ${Math.max(...reopens)} ms; ${acks.length} messages published, lost ${lost}, duplicated ${duplicated}`);
+        assert.equal(takeovers.length, HANDOVERS);
+        assert.deepEqual(problems, [], "every tab: every message once, in order");
+        assert.equal(lost, 0);
+        assert.equal(duplicated, 0);
+        assert.ok(max < 1000, `every takeover within 1 s: ${takeovers}`);
+        assert.ok(Math.max(...reopens) < 2000, `open again within 2 s: ${reopens}`);
+        await eventually("one connection at the end", async () => (await gauge(server, "wsguard_connections")) === 1, 5000);
+      });
+    });
+
+    test("shared groups: tabs of one user in groups g1 and g2 → two connections", async () => {
+      await withTabs([], async (tabs, server) => {
+        const list = [];
+        for (const group of ["g1", "g2", "g1", "g2"]) list.push(await tabs.open({ user: "u5", shared: group }, `${group}-${list.length}`));
+        await eventually("two connections", async () => (await gauge(server, "wsguard_connections")) === 2, 5000);
+        await sleep(300);
+        const records = [];
+        for (const tab of list) records.push(await tabs.record(tab));
+        assert.deepEqual(records.map((r) => r.role), ["leader", "leader", "follower", "follower"]);
+        assert.deepEqual(records.map((r) => r.state), Array(4).fill("open"));
+        const id = (r) => r.welcomes.at(-1)?.connectionId;
+        assert.equal(id(records[0]), id(records[2]), "g1 shares one connection");
+        assert.equal(id(records[1]), id(records[3]), "g2 shares one connection");
+        assert.notEqual(id(records[0]), id(records[1]), "g1 and g2 are two connections");
+        assert.equal(await gauge(server, "wsguard_connections"), 2);
+      });
+    });
+
+    test("shared: 1,000 clients created, connected and closed in one page leave no socket listener, no lock, no connection", async () => {
+      await withTabs([], async (tabs, server) => {
+        const tab = await tabs.open({ user: "u6", shared: "1", connect: "0" }, "churn");
+        const runs = [];
+        // 500 one at a time (each its own leader), then 500 in batches of 5
+        // (one leader and four followers in the page, all closed together).
+        for (const [count, parallel] of [[500, 1], [500, 5]]) {
+          for (let done = 0; done < count; done += 100) {
+            const r = await tabs.eval(tab, (n, p) => window.t.churn(n, p), 100, parallel);
+            runs.push({ ...r, parallel });
+            assert.equal(r.failed, 0, `connect failures: ${r.firstErrors}`);
+          }
+        }
+        const total = runs.reduce((s, r) => s + r.n, 0);
+        const ms = runs.reduce((s, r) => s + r.ms, 0);
+        const roles = runs.reduce((acc, r) => {
+          for (const [k, v] of Object.entries(r.roles)) acc[k] = (acc[k] || 0) + v;
+          return acc;
+        }, {});
+        console.log(`shared churn (${engine}): ${total} clients in ${ms} ms (${(ms / total).toFixed(1)} ms each; ` +
+          `one at a time ${runs.filter((r) => r.parallel === 1).map((r) => r.ms)} ms per 100, ` +
+          `by 5 ${runs.filter((r) => r.parallel === 5).map((r) => r.ms)} ms per 100); roles after connect ${JSON.stringify(roles)}`);
+        assert.equal(total, 1000);
+        assert.equal(roles.leader, 600, "each lone client and the first of each batch led");
+        assert.equal(roles.follower, 400, "the four others of each batch followed");
+        await tabs.until(tab, "no socket listener left", () => window.t.liveSocketListeners() === 0, { timeoutMs: 5000 });
+        const locks = await tabs.eval(tab, () => window.t.wsguardLocks());
+        assert.deepEqual(locks, { held: [], pending: [] }, "no wsguard/ lock held or pending");
+        await eventually("no connection left", async () => (await gauge(server, "wsguard_connections")) === 0, 5000);
       });
     });
   });
