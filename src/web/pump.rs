@@ -174,6 +174,7 @@ pub(super) fn schedule_timer(shared: &Shared) {
         return;
     };
     let mut inner = shared.borrow_mut();
+    share::post_stats(&mut inner);
     if let Some(timer) = inner.timer.take() {
         window.clear_timeout_with_handle(timer);
     }

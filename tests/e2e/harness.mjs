@@ -85,7 +85,7 @@ export class Server {
       method: "POST", headers: { authorization: "Bearer admin", "content-type": "application/json" },
       body: JSON.stringify(data),
     });
-    if (!res.ok) throw new Error(`publish: ${res.status}`);
+    if (!res.ok) throw new Error(`publish: ${res.status} ${await res.text()}`);
     return res.json();
   }
 }

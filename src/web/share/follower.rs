@@ -131,6 +131,7 @@ pub(super) fn from_leader(shared: &Shared, from: &TabId, kind: &str, message: &J
             on_conn(shared, message);
         }
         "frame" => local::deliver(shared, &get(message, "frame")),
+        "stats" => connection_stats(shared, message),
         "resumed" | "gap" => local::on_resumed(shared, message),
         "answer" => {
             let Some(id) = get(message, "id").as_f64().map(|n| n as u64) else {

@@ -142,6 +142,7 @@ pub(super) fn start(shared: &Shared) {
     let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
         if let Some(shared) = weak.upgrade() {
             on_message(&shared, &message);
+            super::pump::pump(&shared);
         }
     });
     let weak = Rc::downgrade(shared);
@@ -265,6 +266,28 @@ pub(super) fn poll_timeout(inner: &Inner) -> Option<Millis> {
 pub(super) fn on_timeout(shared: &Shared, now: Millis) {
     calls::expire(shared, now);
     leader::try_resume(shared, now);
+}
+
+/// After the leader's outputs: the connection's `reconnects` and `rttMs`, posted
+/// when they changed (a heartbeat's pong moves `rttMs` without an event).
+pub(super) fn post_stats(inner: &mut Inner) {
+    let stats = inner.core.stats();
+    let Some(share) = inner.share.as_mut() else {
+        return;
+    };
+    let rtt = stats
+        .rtt_ms
+        .map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64));
+    let reconnects = stats.reconnects as f64;
+    if share.role != Role::Leader || (share.rtt == rtt && share.reconnects == reconnects) {
+        return;
+    }
+    let message = share.message("stats", None);
+    set(&message, "reconnects", &JsValue::from_f64(reconnects));
+    set(&message, "rttMs", &rtt);
+    share.post(&message.into());
+    share.rtt = rtt;
+    share.reconnects = reconnects;
 }
 
 /// Counts an `error` event of this tab.
