@@ -9,6 +9,7 @@
 // SHARED_ENGINES=chromium (or firefox) runs one engine; SHARED_HANDOVERS sets
 // the handovers of the handover test (default 20).
 import assert from "node:assert/strict";
+import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Server, freePort, root } from "./harness.mjs";
@@ -49,6 +50,75 @@ async function eventually(what, fn, timeoutMs = 10000) {
 /** Server cap 5 (the default, stated) on a free port, serving the test page. */
 async function startServer(extra = []) {
   return new Server(await freePort(), { staticDir: pageDir, extra: ["--max-connections-per-user", "5", ...extra] }).start();
+}
+
+/**
+ * A TCP proxy in front of the server (for the page's `?ws=`) whose live
+ * connections can be held in one direction: held bytes are kept, not
+ * forwarded, and dropped with the connection when either side closes (a held
+ * publish never reaches the server, as the unsent bytes of a crashed tab never
+ * do). Connections made after a hold flow freely.
+ */
+class HoldProxy {
+  constructor(upstreamPort) {
+    this.upstreamPort = upstreamPort;
+    this.conns = new Set();
+  }
+  async start() {
+    this.server = net.createServer((client) => this.#relay(client));
+    await new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(0, "127.0.0.1", resolve);
+    });
+    this.url = `ws://127.0.0.1:${this.server.address().port}/ws`;
+    return this;
+  }
+  #relay(client) {
+    const up = net.connect(this.upstreamPort, "127.0.0.1");
+    const c = { client, up, toClient: null, toServer: null, heldToServer: 0, heldToClient: 0 };
+    this.conns.add(c);
+    client.setNoDelay(true);
+    up.setNoDelay(true);
+    client.on("data", (d) => {
+      if (c.toServer) {
+        c.toServer.push(d);
+        c.heldToServer += d.length;
+      } else up.write(d);
+    });
+    up.on("data", (d) => {
+      if (c.toClient) {
+        c.toClient.push(d);
+        c.heldToClient += d.length;
+      } else client.write(d);
+    });
+    const end = () => {
+      if (!this.conns.delete(c)) return;
+      client.destroy();
+      up.destroy();
+    };
+    for (const socket of [client, up]) {
+      socket.on("close", end);
+      socket.on("error", () => {});
+    }
+  }
+  /** Holds what the server sends on every live connection; returns them. */
+  holdToClients() {
+    for (const c of this.conns) c.toClient ??= [];
+    return [...this.conns];
+  }
+  /** Holds what the clients send on every live connection; returns them. */
+  holdToServer() {
+    for (const c of this.conns) c.toServer ??= [];
+    return [...this.conns];
+  }
+  stop() {
+    for (const c of this.conns) {
+      c.client.destroy();
+      c.up.destroy();
+    }
+    this.conns.clear();
+    this.server?.close();
+  }
 }
 
 /** The tabs one test opened; what they logged as problems is kept when they go. */
@@ -404,6 +474,186 @@ for (const engine of engines) {
         await eventually("one connection at the end", async () => (await gauge(server, "wsguard_connections")) === 1, 5000);
       });
     });
+
+    // A follower F publishes 30 messages (all started at once, each awaited) and
+    // sends a request, and the leader tab crashes with all of them unanswered:
+    // the leader's connection goes through a proxy that holds what the server
+    // sends from before the burst (no ack, no reply reaches the leader) and,
+    // once a watcher on a connection of its own has seen the first 15 messages
+    // (they landed), also what the leader sends (the last 15 never land). The
+    // first 15 are re-sent with their keys and must come back `duplicate` with
+    // their first seq, the last 15 published once, the request must reject
+    // `disconnected` in F only. Once with F staying a follower (the other
+    // follower G takes over), once with F the next in line (F takes over and
+    // carries out its own relayed calls).
+    for (const [variant, fNext] of [["another follower takes over", false], ["F itself takes over", true]]) {
+      test(`shared: 30 publishes and a request of a follower in flight when the leader crashes (${variant}): each published once, acks distinct, duplicate only for those that landed; the request rejects disconnected in that tab only`, async () => {
+        await withTabs([], async (tabs, server) => {
+          const proxy = await new HoldProxy(server.port).start();
+          try {
+            const user = fNext ? "u8" : "u7";
+            const room = "r";
+            const N = 30;
+            const LANDED = 15;
+            const timeoutMs = 8000;
+            const started = Date.now();
+            // The server's room as it is: a tab of another user, straight to the server.
+            const watcher = await tabs.open({ user: "watcher" }, "watcher");
+            assert.equal((await tabs.call(watcher, "join", room)).ok?.room, room);
+            const query = { user, shared: "1", ws: proxy.url, timeout: String(timeoutMs) };
+            const L = await tabs.open(query, "L");
+            const second = await tabs.open(query, fNext ? "F" : "G");
+            const third = await tabs.open(query, fNext ? "G" : "F");
+            const [F, G] = fNext ? [second, third] : [third, second];
+            for (const tab of [L, G, F]) assert.equal((await tabs.call(tab, "join", room)).ok?.room, room, `${tab.name} join`);
+            assert.deepEqual(await Promise.all([L, second, third].map((tab) => tabs.exec(tab, () => window.t.client.role))),
+              ["leader", "follower", "follower"]);
+            await eventually("two connections (the watcher's, the group's)", async () => (await gauge(server, "wsguard_connections")) === 2, 5000);
+            const burst = (from, to) => tabs.exec(F, (r, a, b, ms) => {
+              for (let i = a; i < b; i++) window.t.start(`p${i}`, "publish", r, { burst: i }, { timeoutMs: ms });
+              return true;
+            }, room, from, to, timeoutMs);
+            const watched = () => tabs.exec(watcher, (r) => window.t.seen.filter((m) => m.room === r).map((m) => ({ seq: m.seq, i: m.data.burst })), room);
+
+            // Nothing the server sends reaches the leader from here on (until the
+            // crash, ~200 ms: well under the client's heartbeat timeout, 1.5 s
+            // with the harness's --heartbeat-ms 1000, past which the leader
+            // would drop the connection itself).
+            const held = proxy.holdToClients();
+            assert.equal(held.length, 1, "one connection through the proxy: the leader's");
+            const heldAt = Date.now();
+            await burst(0, LANDED);
+            await tabs.exec(F, (ms) => window.t.start("echo", "request", "echo", { x: 1 }, { timeoutMs: ms }), timeoutMs);
+            await tabs.until(watcher, `the first ${LANDED} publishes on the server`,
+              (r, n) => window.t.seen.filter((m) => m.room === r).length >= n, { args: [room, LANDED], timeoutMs: 5000 });
+            // Nothing the leader sends reaches the server from here on.
+            proxy.holdToServer();
+            await burst(LANDED, N);
+            await eventually("the last publishes written by the leader (held)", () => held[0].heldToServer > 0, 3000);
+            await sleep(100);
+            const before = await tabs.exec(F, () => Object.entries(window.t.started).filter(([, r]) => r.settled).map(([k]) => k));
+            assert.deepEqual(before, [], "nothing of F's answered before the crash");
+            const crash = await tabs.crash(L);
+            const holdMs = crash.at - heldAt;
+
+            // The next in line takes over; F's 31 calls settle.
+            const next = fNext ? F : G;
+            await tabs.until(next, "leader", () => window.t.client.role === "leader", { timeoutMs: 5000 });
+            const settled = await tabs.until(F, "every call of F settled",
+              (n) => Object.keys(window.t.started).length === n && Object.values(window.t.started).every((r) => r.settled) && window.t.started,
+              { args: [N + 1], timeoutMs: timeoutMs + 2000 });
+            const settleMs = Math.max(...Object.values(settled).map((r) => r.at)) - crash.at;
+            await browser.closeTab(L.handle).catch(() => {});
+            L.closed = true;
+
+            const echo = settled.echo;
+            assert.equal(echo.settled, 1, "the request settled once");
+            assert.equal(echo.result.error?.code, "disconnected", `the request in flight rejects disconnected: ${JSON.stringify(echo.result)}`);
+            assert.ok(echo.at - echo.startedAt < timeoutMs, `within its timeout: ${echo.at - echo.startedAt} ms`);
+            const acks = [];
+            for (let i = 0; i < N; i++) {
+              const r = settled[`p${i}`];
+              assert.equal(r.settled, 1, `publish ${i} settled once`);
+              assert.ok(r.result.ok, `publish ${i} resolves: ${JSON.stringify(r.result)}`);
+              acks.push(r.result.ok);
+            }
+            assert.equal(new Set(acks.map((a) => a.seq)).size, N, `distinct seqs: ${acks.map((a) => a.seq)}`);
+            assert.equal(new Set(acks.map((a) => a.key)).size, N, "distinct keys");
+            assert.deepEqual(acks.map((a) => a.duplicate), acks.map((_, i) => i < LANDED),
+              `duplicate exactly for the ${LANDED} that landed before the crash`);
+
+            // The server's room: each payload once, at the seq its ack names.
+            await tabs.until(watcher, `all ${N} on the server`, (r, n) => window.t.seen.filter((m) => m.room === r).length >= n,
+              { args: [room, N], timeoutMs: 5000 });
+            await sleep(300);
+            const onServer = await watched();
+            assert.equal(onServer.length, N, `the room holds ${N} messages: ${JSON.stringify(onServer)}`);
+            assert.deepEqual(onServer.map((m) => m.i).sort((a, b) => a - b), [...Array(N).keys()], "each payload once");
+            assert.deepEqual(onServer.map((m) => m.seq), onServer.map((m) => acks[m.i].seq), "each at the seq of its ack");
+            assert.equal(await gauge(server, "wsguard_publish_duplicates_total"), LANDED, "the server answered duplicate for the landed ones only");
+
+            // Every remaining tab: each seq once, in order.
+            const seqs = acks.map((a) => a.seq).sort((a, b) => a - b);
+            for (const tab of [F, G]) {
+              await tabs.until(tab, `all ${N}`, (r, n) => window.t.messages(r).length >= n, { args: [room, N], timeoutMs: 5000 });
+            }
+            await sleep(300);
+            const records = {};
+            for (const tab of [F, G]) {
+              records[tab.name] = await tabs.record(tab);
+              assert.deepEqual(await tabs.exec(tab, (r) => window.t.messages(r), room), seqs, `${tab.name}: every message once, in order`);
+              assert.deepEqual(records[tab.name].errors, [], `${tab.name}: no error event`);
+              assert.ok(records[tab.name].closes.every((c) => c.code !== 4000), `${tab.name}: no heartbeat close: ${JSON.stringify(records[tab.name].closes)}`);
+              const gaps = records[tab.name].resumed.filter((e) => e.rooms?.[room]?.complete === false);
+              assert.deepEqual(gaps, [], `${tab.name}: no gap`);
+            }
+            assert.equal(records.F.role, fNext ? "leader" : "follower");
+            assert.equal(records.G.role, fNext ? "follower" : "leader");
+            const gStarted = await tabs.exec(G, () => Object.keys(window.t.started).length);
+            assert.equal(gStarted, 0);
+            assert.deepEqual(await tabs.exec(watcher, () => window.t.errors), []);
+            await eventually("two connections at the end", async () => (await gauge(server, "wsguard_connections")) === 2, 5000);
+            console.log(`shared burst (${engine}, ${variant}): server→leader held ${holdMs} ms before the crash, ` +
+              `F's ${N} publishes and its request settled ${settleMs} ms after it (${crash.how}); ` +
+              `duplicates ${acks.filter((a) => a.duplicate).length}, request ${echo.result.error?.code} after ${echo.at - echo.startedAt} ms; test ${Date.now() - started} ms`);
+          } finally {
+            proxy.stop();
+          }
+        });
+      });
+    }
+
+    for (const [flag, what] of [["nolocks", "Web Locks"], ["nobc", "BroadcastChannel"]]) {
+      test(`shared: true without ${what} → solo: two tabs, two connections, no role but "solo", join and publish work`, async () => {
+        await withTabs([], async (tabs, server) => {
+          const started = Date.now();
+          const user = `u9-${flag}`;
+          const a = await tabs.open({ user, shared: "1", [flag]: "1" }, `${flag}-A`);
+          const b = await tabs.open({ user, shared: "1", [flag]: "1" }, `${flag}-B`);
+          for (const tab of [a, b]) {
+            const env = await tabs.exec(tab, () => ({ locks: navigator.locks === undefined ? "missing" : "there", bc: typeof window.BroadcastChannel, shared: window.t.shared }));
+            assert.deepEqual(env, { locks: flag === "nolocks" ? "missing" : "there", bc: flag === "nobc" ? "undefined" : "function", shared: true }, `${tab.name}: ${what} missing`);
+          }
+          await eventually("two connections", async () => (await gauge(server, "wsguard_connections")) === 2, 5000);
+          await sleep(300);
+          const records = [await tabs.record(a), await tabs.record(b)];
+          for (const [k, r] of records.entries()) {
+            assert.equal(r.role, "solo", `tab ${k}: role`);
+            assert.ok(r.roles.every((e) => e.role === "solo"), `tab ${k}: no role event but solo: ${JSON.stringify(r.roles)}`);
+            assert.equal(r.state, "open");
+            assert.deepEqual(r.closes, []);
+          }
+          assert.notEqual(a.connectionId, b.connectionId, "a connection each");
+          assert.equal(await gauge(server, "wsguard_connections"), 2);
+          if (flag === "nobc") {
+            for (const tab of [a, b]) assert.deepEqual(await tabs.eval(tab, () => window.t.wsguardLocks()), { held: [], pending: [] }, `${tab.name}: no wsguard lock taken`);
+          }
+          for (const tab of [a, b]) {
+            const r = await tabs.call(tab, "join", "r");
+            assert.equal(r.ok?.room, "r", `${tab.name} join: ${JSON.stringify(r)}`);
+          }
+          const acks = [];
+          for (const [tab, text] of [[a, "from A"], [b, "from B"], [a, "from A again"]]) {
+            const r = await tabs.call(tab, "publish", "r", { text });
+            assert.ok(r.ok, `${tab.name} publish: ${JSON.stringify(r)}`);
+            assert.equal(r.ok.duplicate, false);
+            acks.push(r.ok.seq);
+          }
+          assert.ok(acks[0] < acks[1] && acks[1] < acks[2], `increasing seqs: ${acks}`);
+          for (const tab of [a, b]) {
+            await tabs.until(tab, "three messages", () => window.t.seen.length >= 3, { timeoutMs: 5000 });
+          }
+          await sleep(300);
+          for (const tab of [a, b]) {
+            const seen = await tabs.exec(tab, () => window.t.seen.map((m) => [m.room, m.seq, m.data.text]));
+            assert.deepEqual(seen, [["r", acks[0], "from A"], ["r", acks[1], "from B"], ["r", acks[2], "from A again"]], `${tab.name}: each once, in order`);
+          }
+          assert.deepEqual(await tabs.exec(b, () => window.t.client.role), "solo");
+          assert.equal(await gauge(server, "wsguard_connections"), 2);
+          console.log(`shared solo fallback (${engine}, no ${what}): ${Date.now() - started} ms`);
+        });
+      });
+    }
 
     test("shared groups: tabs of one user in groups g1 and g2 → two connections", async () => {
       await withTabs([], async (tabs, server) => {
