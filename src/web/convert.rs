@@ -110,38 +110,26 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
     error.into()
 }
 
-// One call per received frame: the JS string parsed where it is (never copied into
-// the wasm memory) and the fields the core needs read on the JS side (no key
-// strings passed per field).
-#[wasm_bindgen(inline_js = r#"
-export function read_frame(text) {
-  let v;
-  try { v = JSON.parse(text); } catch { return; }
-  if (typeof v === "object" && v !== null && typeof v.type === "string") return [v, v.type, v.id, v.room, v.seq, v.data];
-}
-"#)]
-extern "C" {
-    /// `[frame, type, id, room, seq, data]`, or `undefined` if `text` is not a JSON
-    /// object with a string `type`.
-    fn read_frame(text: &JsValue) -> JsValue;
-}
-
-/// Parses a received text frame; `None` if it is not an object with a string `type`.
-pub(crate) fn parse_frame(text: &JsValue) -> Option<Frame<JsPayload>> {
-    let fields = read_frame(text);
-    if fields.is_undefined() {
-        return None;
-    }
-    let fields: js_sys::Array = fields.unchecked_into();
-    let mut frame = Frame::new(fields.get(1).as_string()?);
-    frame.id = fields.get(2).as_string();
-    frame.room = fields.get(3).as_string();
-    frame.seq = whole_number(&fields.get(4));
+/// A received frame from the fields the socket's listener read on the JS side
+/// (`socket::listen_frames`): the parsed object, its `type`, `id`, `room` (strings
+/// or absent), `seq` and `data`.
+pub(crate) fn frame_from(
+    envelope: JsValue,
+    kind: String,
+    id: Option<String>,
+    room: Option<String>,
+    seq: &JsValue,
+    data: JsValue,
+) -> Frame<JsPayload> {
+    let mut frame = Frame::new(kind);
+    frame.id = id;
+    frame.room = room;
+    frame.seq = whole_number(seq);
     // `ts` and `from` are not needed by the core: listeners get the parsed object itself.
-    let mut payload = JsPayload::new(fields.get(5));
-    payload.envelope = Some(fields.get(0));
+    let mut payload = JsPayload::new(data);
+    payload.envelope = Some(envelope);
     frame.data = Some(payload);
-    Some(frame)
+    frame
 }
 
 /// The frame as a plain JS object (what handlers receive): the received object

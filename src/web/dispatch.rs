@@ -4,24 +4,17 @@
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{decimal, Event};
+use wsguard_protocol::client::Event;
 
 use super::convert::{error, frame_object, object, receipt_object};
 use super::payload::{self, set, JsPayload};
-use super::share::{count_error, set_state};
+use super::share::{count_error, on_close, on_welcome, set_state};
 use super::Shared;
 
 pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
     match event {
         Event::State { state, .. } => set_state(shared, state),
-        Event::Welcome(welcome) => {
-            let welcome = payload::welcome_object(&welcome);
-            let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
-            for (resolve, _) in waiters {
-                let _ = resolve.call1(&JsValue::NULL, &welcome);
-            }
-            emit(shared, "welcome", &[welcome]);
-        }
+        Event::Welcome(welcome) => on_welcome(shared, &payload::welcome_object(&welcome)),
         Event::Message(frame) => emit(shared, "message", &[frame_object(&frame)]),
         Event::Push(frame) => {
             let data = frame
@@ -30,45 +23,17 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
                 .map_or(JsValue::UNDEFINED, |d| d.value.clone());
             emit(shared, &frame.kind, &[data, frame_object(&frame)]);
         }
-        Event::Reconnecting {
-            attempt,
-            delay_ms,
-            code,
-            reason,
-        } => {
-            let info = object(&[
-                ("attempt", attempt.into()),
-                ("delayMs", JsValue::from_f64(delay_ms as f64)),
-                ("code", code.into()),
-                ("reason", reason.into()),
-            ]);
-            emit(shared, "reconnecting", &[info]);
+        Event::Reconnecting { .. } | Event::Error { .. } => {
+            if let Some((name, info)) = connection_event(&event) {
+                emit(shared, name, &[info]);
+            }
         }
         Event::Close {
             code,
             reason,
             will_reconnect,
-        } => {
-            let info = object(&[
-                ("code", code.into()),
-                ("reason", reason.clone().into()),
-                ("willReconnect", will_reconnect.into()),
-            ]);
-            if !will_reconnect {
-                let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
-                for (_, reject) in waiters {
-                    let err = error(
-                        "closed",
-                        &["connection closed (", &decimal(code.into()), ") ", &reason].concat(),
-                    );
-                    let _ = js_sys::Reflect::set(&err, &"closeCode".into(), &code.into());
-                    let _ = reject.call1(&JsValue::NULL, &err);
-                }
-            }
-            emit(shared, "close", &[info]);
-        }
+        } => on_close(shared, code, &reason, will_reconnect),
         Event::Resumed(resumed) => emit(shared, "resumed", &[payload::resumed_object(&resumed)]),
-        Event::Error { code, message } => emit(shared, "error", &[error(&code, &message)]),
         Event::Published(receipt) => {
             emit(shared, "published", &[receipt_object(&receipt, true)]);
         }
@@ -86,6 +51,29 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
     }
 }
 
+/// A `reconnecting` or `error` event of the connection: its name and the object
+/// listeners get (an `Error` with a `code` for `error`).
+pub(super) fn connection_event(event: &Event<JsPayload>) -> Option<(&'static str, JsValue)> {
+    match event {
+        Event::Reconnecting {
+            attempt,
+            delay_ms,
+            code,
+            reason,
+        } => Some((
+            "reconnecting",
+            object(&[
+                ("attempt", (*attempt).into()),
+                ("delayMs", JsValue::from_f64(*delay_ms as f64)),
+                ("code", (*code).into()),
+                ("reason", reason.as_str().into()),
+            ]),
+        )),
+        Event::Error { code, message } => Some(("error", error(code, message))),
+        _ => None,
+    }
+}
+
 pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
     if event == "error" {
         count_error(&mut shared.borrow_mut());
@@ -100,9 +88,13 @@ pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
     if callbacks.is_empty() {
         return;
     }
-    let args: Array = args.iter().collect();
     for callback in callbacks {
-        if let Err(thrown) = callback.apply(&JsValue::NULL, &args) {
+        let called = match args {
+            [one] => callback.call1(&JsValue::NULL, one),
+            [one, two] => callback.call2(&JsValue::NULL, one, two),
+            _ => callback.apply(&JsValue::NULL, &args.iter().collect::<Array>()),
+        };
+        if let Err(thrown) = called {
             if event == "error" {
                 web_sys::console::error_2(&"wsguard: an error listener threw".into(), &thrown);
             } else {

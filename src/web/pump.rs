@@ -47,12 +47,10 @@ pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, eve
     }
     feed(&shared, |core, now| match event {
         SocketEvent::Open => core.on_socket_open(socket, now),
-        SocketEvent::Text(text) => match convert::parse_frame(&text) {
-            Some(frame) => core.on_frame(socket, frame, now),
-            None => web_sys::console::warn_1(
-                &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
-            ),
-        },
+        SocketEvent::Frame(frame) => core.on_frame(socket, frame, now),
+        SocketEvent::Unreadable => web_sys::console::warn_1(
+            &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
+        ),
         SocketEvent::Closing => core.on_socket_closing(socket, now),
         SocketEvent::Closed { code, reason } => {
             let retry_after = convert::retry_after(&reason);
@@ -169,22 +167,26 @@ pub(super) fn pump(shared: &Shared) {
     schedule_timer(shared);
 }
 
+/// Arms the timer for the next deadline of the core (and of the share group). A
+/// timer already armed for that deadline is kept: most inputs (a received message)
+/// do not move it, and re-arming costs two browser calls.
 pub(super) fn schedule_timer(shared: &Shared) {
+    let mut inner = shared.borrow_mut();
+    share::post_stats(&mut inner);
+    let deadline = match (inner.core.poll_timeout(), share::poll_timeout(&inner)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if inner.timer.map(|(_, at)| at) == deadline {
+        return;
+    }
     let Some(window) = web_sys::window() else {
         return;
     };
-    let mut inner = shared.borrow_mut();
-    share::post_stats(&mut inner);
-    if let Some(timer) = inner.timer.take() {
+    if let Some((timer, _)) = inner.timer.take() {
         window.clear_timeout_with_handle(timer);
     }
-    let deadline = match (inner.core.poll_timeout(), share::poll_timeout(&inner)) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => match a.or(b) {
-            Some(deadline) => deadline,
-            None => return,
-        },
-    };
+    let Some(deadline) = deadline else { return };
     let delay = deadline.saturating_sub(now()).min(i32::MAX as u64) as i32;
     let handle = inner.timer_callback.as_ref().and_then(|callback| {
         window
@@ -194,7 +196,7 @@ pub(super) fn schedule_timer(shared: &Shared) {
             )
             .ok()
     });
-    inner.timer = handle;
+    inner.timer = handle.map(|handle| (handle, deadline));
 }
 
 pub(super) fn fetch_token(shared: &Shared) {

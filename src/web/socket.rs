@@ -6,8 +6,38 @@ use std::cell::Cell;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
-use wsguard_protocol::SUBPROTOCOL;
+use web_sys::{CloseEvent, Event, WebSocket};
+use wsguard_protocol::{Frame, SUBPROTOCOL};
+
+use super::convert::frame_from;
+use super::payload::JsPayload;
+
+// The `message` listener in JS: the text parsed where it is (never copied into the
+// wasm memory) and the fields the core needs passed as arguments, in one call into
+// the wasm per frame.
+#[wasm_bindgen(inline_js = r#"
+export function listen_frames(ws, deliver) {
+  const text = (x) => (typeof x === "string" ? x : undefined);
+  const listener = (event) => {
+    if (typeof event.data !== "string") return;
+    let v;
+    try { v = JSON.parse(event.data); } catch {}
+    if (typeof v !== "object" || v === null || typeof v.type !== "string") return deliver();
+    deliver(v, v.type, text(v.id), text(v.room), v.seq, v.data);
+  };
+  ws.addEventListener("message", listener);
+  return listener;
+}
+"#)]
+extern "C" {
+    /// Adds the `message` listener; returns it (for `removeEventListener`).
+    fn listen_frames(ws: &WebSocket, deliver: &JsValue) -> JsValue;
+}
+
+/// What the `message` listener hands over: the parsed object, `type`, `id`,
+/// `room`, `seq`, `data` (no type: not a JSON object with a string `type`).
+type FrameListener =
+    Closure<dyn FnMut(JsValue, Option<String>, Option<String>, Option<String>, JsValue, JsValue)>;
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,9 +67,10 @@ pub(crate) fn live_listeners() -> u32 {
 /// What a socket reports.
 pub(crate) enum SocketEvent {
     Open,
-    /// A text frame: the JS string as received (it never enters the wasm memory:
-    /// `JSON.parse` reads it where it is).
-    Text(JsValue),
+    /// A text frame, parsed.
+    Frame(Frame<JsPayload>),
+    /// A text frame that is not a JSON object with a string `type`.
+    Unreadable,
     /// `readyState` has stayed `CLOSING` (or `CLOSED`) for a whole watch period
     /// without a close event: the socket can no longer be written.
     Closing,
@@ -54,6 +85,8 @@ type Listener = Closure<dyn FnMut(Event)>;
 pub(crate) struct BrowserSocket {
     ws: WebSocket,
     listeners: Vec<(&'static str, Listener)>,
+    /// The `message` listener (the JS function) and the closure it calls.
+    frames: Option<(JsValue, FrameListener)>,
     /// The `readyState` watch: interval handle and its callback.
     watch: Option<(i32, Closure<dyn FnMut()>)>,
 }
@@ -68,18 +101,25 @@ impl BrowserSocket {
         let mut socket = Self {
             ws,
             listeners: Vec::new(),
+            frames: None,
             watch: None,
         };
         let handler = on_event.clone();
         socket.listen("open", move |_| handler(SocketEvent::Open))?;
         let handler = on_event.clone();
-        socket.listen("message", move |event| {
-            if let Some(data) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) {
-                if data.is_string() {
-                    handler(SocketEvent::Text(data));
-                }
-            }
-        })?;
+        let deliver: FrameListener = Closure::new(
+            move |envelope, kind: Option<String>, id, room, seq: JsValue, data| {
+                handler(match kind {
+                    Some(kind) => {
+                        SocketEvent::Frame(frame_from(envelope, kind, id, room, &seq, data))
+                    }
+                    None => SocketEvent::Unreadable,
+                });
+            },
+        );
+        let listener = listen_frames(&socket.ws, deliver.as_ref());
+        LIVE_LISTENERS.with(|n| n.set(n.get() + 1));
+        socket.frames = Some((listener, deliver));
         socket.watch_closing(on_event.clone())?;
         socket.listen("close", move |event| {
             let (code, reason) = event
@@ -164,6 +204,12 @@ impl Drop for BrowserSocket {
             if let Some(window) = web_sys::window() {
                 window.clear_interval_with_handle(handle);
             }
+            LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
+        }
+        if let Some((listener, _deliver)) = self.frames.take() {
+            let _ = self
+                .ws
+                .remove_event_listener_with_callback("message", listener.unchecked_ref());
             LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
         }
         for (kind, closure) in self.listeners.drain(..) {

@@ -182,8 +182,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = writeln!(md, "\n## The browser SDK (headless Chromium)\n");
     let _ = writeln!(md, "| measure | median (spread) |\n|---|---|");
     let rows = [
-        ("messages/s dispatched to a JS handler through the SDK", "dispatch", "sdk_per_s", "rate"),
-        ("messages/s with a raw WebSocket + JSON.parse loop, same page", "dispatch", "raw_per_s", "rate"),
+        ("messages/s dispatched to a JS handler through the SDK (page CPU throttled 8×)", "dispatch", "sdk_per_s", "rate"),
+        ("messages/s with a raw WebSocket + JSON.parse loop, same page (throttled alike)", "dispatch", "raw_per_s", "rate"),
         ("SDK ÷ raw (the figure)", "dispatch", "ratio", "ratio"),
         ("server restart → `open` again (ms, default backoff)", "restart to open", "ms", "ms"),
         ("JS heap growth over 1,000 reconnect cycles (KB)", "reconnect heap", "js_heap_growth_kb", "kb"),

@@ -19,11 +19,11 @@ use wsguard_protocol::share::{
 };
 
 use super::super::convert::{error, frame_object, object};
-use super::super::dispatch::{dispatch, emit};
+use super::super::dispatch::{connection_event, dispatch, emit};
 use super::super::payload::{self, get, set, whole_number, JsPayload};
 use super::super::{now, Shared};
 use super::calls::{join_ack, leave_ack, settle, to_new_leader, Answer};
-use super::{ids, local, Role, Share};
+use super::{ids, local, set_counters, Role, Share};
 
 /// What the leader keeps for the group.
 pub(super) struct Leader {
@@ -183,18 +183,7 @@ pub(super) fn on_attach(shared: &Shared, tab: &TabId, message: &JsValue) {
         if let (ClientState::Open, Some(welcome)) = (shown, &share.welcome) {
             set(&snapshot, "welcome", welcome);
         }
-        set(
-            &snapshot,
-            "reconnects",
-            &JsValue::from_f64(stats.reconnects as f64),
-        );
-        set(
-            &snapshot,
-            "rttMs",
-            &stats
-                .rtt_ms
-                .map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64)),
-        );
+        set_counters(&snapshot, &stats);
         share.post(&snapshot.into());
         let Some(leader) = share.leader.as_mut() else {
             return;
@@ -455,18 +444,7 @@ fn post_conn(shared: &Shared, event: &str, args: &[JsValue]) {
     let message = share.message("conn", None);
     set(&message, "event", &event.into());
     set(&message, "args", &args.iter().collect::<js_sys::Array>());
-    set(
-        &message,
-        "reconnects",
-        &JsValue::from_f64(stats.reconnects as f64),
-    );
-    set(
-        &message,
-        "rttMs",
-        &stats
-            .rtt_ms
-            .map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64)),
-    );
+    set_counters(&message, &stats);
     share.post(&message.into());
 }
 
@@ -494,32 +472,18 @@ pub(in super::super) fn on_core_event(shared: &Shared, event: Event<JsPayload>) 
             local::on_welcome(shared, &welcome);
         }
         Event::Reconnecting { .. } | Event::Error { .. } => {
-            let (name, info) = match &event {
-                Event::Reconnecting {
-                    attempt,
-                    delay_ms,
-                    code,
-                    reason,
-                } => (
-                    "reconnecting",
-                    object(&[
-                        ("attempt", (*attempt).into()),
-                        ("delayMs", JsValue::from_f64(*delay_ms as f64)),
-                        ("code", (*code).into()),
-                        ("reason", reason.as_str().into()),
-                    ]),
-                ),
-                Event::Error { code, message } => (
-                    "error",
-                    object(&[
+            if let Some((name, info)) = connection_event(&event) {
+                // An `Error` does not survive the channel as itself: posted as `{code, message}`.
+                let posted = match &event {
+                    Event::Error { code, message } => object(&[
                         ("code", code.as_str().into()),
                         ("message", message.as_str().into()),
                     ]),
-                ),
-                _ => return,
-            };
-            post_conn(shared, name, &[info]);
-            dispatch(shared, event);
+                    _ => info.clone(),
+                };
+                post_conn(shared, name, &[posted]);
+                emit(shared, name, &[info]);
+            }
         }
         Event::Close {
             code,

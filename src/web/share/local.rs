@@ -49,7 +49,7 @@ pub(super) fn catch_up(shared: &Shared, state: ClientState) {
 
 /// The connection was welcomed: remembered, `connect()` settled, `welcome` emitted.
 /// Another epoch voids every seq this tab knows.
-pub(super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
+pub(in super::super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
     let waiters = {
         let mut inner = shared.borrow_mut();
         if let Some(share) = inner.share.as_mut() {
@@ -78,7 +78,7 @@ pub(super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
 }
 
 /// The connection closed (`will_reconnect`: for now); a final close rejects `connect()`.
-pub(super) fn on_close(shared: &Shared, code: u16, reason: &str, will_reconnect: bool) {
+pub(in super::super) fn on_close(shared: &Shared, code: u16, reason: &str, will_reconnect: bool) {
     if !will_reconnect {
         let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
         for (_, reject) in waiters {

@@ -24,7 +24,7 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{ClientState, Millis};
+use wsguard_protocol::client::{ClientState, Millis, Stats};
 use wsguard_protocol::share::{group_key, lock_name, Relayed, TabId, TabRooms, DEFAULT_GROUP};
 
 use super::convert::object;
@@ -33,7 +33,7 @@ use super::{Inner, Shared};
 use bridge::Tabs;
 pub(super) use calls::{call, send, Op};
 pub(super) use leader::{answered_by_core, on_core_event};
-pub(super) use local::set_state;
+pub(super) use local::{on_close, on_welcome, set_state};
 
 pub(super) use bridge::share_live;
 
@@ -227,10 +227,11 @@ pub(super) fn stats(inner: &Inner) -> Option<JsValue> {
     let leading = share.role == Role::Leader;
     let n = |v: u64| JsValue::from_f64(v as f64);
     let (reconnects, rtt) = if leading {
-        (n(core.reconnects), core.rtt_ms.map_or(JsValue::NULL, n))
+        counters(&core)
     } else {
-        (JsValue::from_f64(share.reconnects), share.rtt.clone())
+        (share.reconnects, share.rtt.clone())
     };
+    let reconnects = JsValue::from_f64(reconnects);
     let connection = |v: u64| n(if leading { v } else { 0 });
     Some(object(&[
         ("sent", n(share.stats.sent)),
@@ -275,19 +276,33 @@ pub(super) fn post_stats(inner: &mut Inner) {
     let Some(share) = inner.share.as_mut() else {
         return;
     };
-    let rtt = stats
-        .rtt_ms
-        .map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64));
-    let reconnects = stats.reconnects as f64;
-    if share.role != Role::Leader || (share.rtt == rtt && share.reconnects == reconnects) {
+    if share.role != Role::Leader {
+        return;
+    }
+    let (reconnects, rtt) = counters(&stats);
+    if share.rtt == rtt && share.reconnects == reconnects {
         return;
     }
     let message = share.message("stats", None);
-    set(&message, "reconnects", &JsValue::from_f64(reconnects));
-    set(&message, "rttMs", &rtt);
+    set_counters(&message, &stats);
     share.post(&message.into());
     share.rtt = rtt;
     share.reconnects = reconnects;
+}
+
+/// The connection's `reconnects` and `rttMs` (null before the first pong).
+fn counters(stats: &Stats) -> (f64, JsValue) {
+    let rtt = stats
+        .rtt_ms
+        .map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64));
+    (stats.reconnects as f64, rtt)
+}
+
+/// Sets the connection's `reconnects` and `rttMs` on a relay message.
+fn set_counters(message: &Object, stats: &Stats) {
+    let (reconnects, rtt) = counters(stats);
+    set(message, "reconnects", &JsValue::from_f64(reconnects));
+    set(message, "rttMs", &rtt);
 }
 
 /// Counts an `error` event of this tab.
