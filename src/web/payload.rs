@@ -2,7 +2,7 @@
 //! the bundle: the browser's own JSON does the parsing).
 
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wsguard_protocol::client::{HelloData, Payload, ResumedRooms};
 use wsguard_protocol::{RoomResume, Welcome};
 
@@ -29,6 +29,19 @@ pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     } else {
         JsValue::UNDEFINED
     }
+}
+
+/// The string-keyed entries of a JS object (none for a value that is not one).
+pub(crate) fn entries(value: &JsValue) -> impl Iterator<Item = (String, JsValue)> {
+    let pairs = if value.is_object() {
+        Object::entries(value.unchecked_ref())
+    } else {
+        js_sys::Array::new()
+    };
+    pairs.into_iter().filter_map(|entry| {
+        let pair = js_sys::Array::from(&entry);
+        Some((pair.get(0).as_string()?, pair.get(1)))
+    })
 }
 
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
@@ -80,11 +93,7 @@ impl Payload for JsPayload {
             return None;
         }
         let mut resumed = ResumedRooms::default();
-        for entry in Object::entries(&Object::from(rooms)).iter() {
-            let pair = js_sys::Array::from(&entry);
-            let (Some(room), report) = (pair.get(0).as_string(), pair.get(1)) else {
-                continue;
-            };
+        for (room, report) in entries(&rooms) {
             let (Some(from), Some(to)) = (unsigned(&report, "from"), unsigned(&report, "to"))
             else {
                 continue;
@@ -157,6 +166,9 @@ pub(crate) fn welcome_object(w: &Welcome) -> JsValue {
         "protocol",
         &JsValue::from_f64(f64::from(w.protocol)),
     );
+    if let Some(ttl) = w.dedupe_ttl_ms {
+        set(&object, "dedupe_ttl_ms", &JsValue::from_f64(ttl as f64));
+    }
     object.into()
 }
 

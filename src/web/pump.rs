@@ -6,7 +6,7 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wsguard_protocol::client::{Client as Core, Millis, Output, SocketId};
+use wsguard_protocol::client::{Client as Core, Millis, Output, RequestError, RequestId, SocketId};
 
 use super::convert::{self, error, frame_text};
 use super::dispatch::dispatch;
@@ -118,37 +118,16 @@ pub(super) fn pump(shared: &Shared) {
             }
             Output::FetchToken => fetch_token(shared),
             Output::Resolve { request, result } => {
-                let outcome = match &result {
-                    Ok(frame) => Ok(frame
-                        .data
-                        .as_ref()
-                        .map_or(JsValue::UNDEFINED, |d| d.value.clone())),
-                    Err(e) => Err(e),
-                };
-                if share::answered_by_core(shared, request, outcome) {
-                    continue;
-                }
-                let callbacks = shared.borrow_mut().settle(request);
-                if let Some((resolve, reject)) = callbacks {
-                    let _ = match result {
-                        Ok(frame) => resolve.call1(
-                            &JsValue::NULL,
-                            &frame.data.map_or(JsValue::UNDEFINED, |d| d.value),
-                        ),
-                        Err(e) => reject.call1(&JsValue::NULL, &error(&e.code, &e.message)),
-                    };
-                }
+                let outcome =
+                    result.map(|frame| frame.data.map_or(JsValue::UNDEFINED, |d| d.value));
+                settle(shared, request, outcome);
             }
             Output::Published { request, receipt } => {
-                let ack = convert::receipt_object(&receipt, false);
-                if share::answered_by_core(shared, request, Ok(ack)) {
-                    continue;
-                }
-                let callbacks = shared.borrow_mut().settle(request);
-                if let Some((resolve, _)) = callbacks {
-                    let _ =
-                        resolve.call1(&JsValue::NULL, &convert::receipt_object(&receipt, false));
-                }
+                settle(
+                    shared,
+                    request,
+                    Ok(convert::receipt_object(&receipt, false)),
+                );
             }
             Output::Store(op) => {
                 if let Some(store) = &shared.borrow().store {
@@ -164,7 +143,24 @@ pub(super) fn pump(shared: &Shared) {
             }
         }
     }
+    share::post_stats(&mut shared.borrow_mut());
     schedule_timer(shared);
+}
+
+/// The outcome of a request: a leader's tab call (or a join tabs wait for) is
+/// answered in its tab, this client's own settles its promise.
+fn settle(shared: &Shared, request: RequestId, outcome: Result<JsValue, RequestError>) {
+    let leads = share::leads(&shared.borrow());
+    if leads && share::answered_by_core(shared, request, &outcome) {
+        return;
+    }
+    let callbacks = shared.borrow_mut().settle(request);
+    if let Some((resolve, reject)) = callbacks {
+        let _ = match outcome {
+            Ok(value) => resolve.call1(&JsValue::NULL, &value),
+            Err(e) => reject.call1(&JsValue::NULL, &error(&e.code, &e.message)),
+        };
+    }
 }
 
 /// Arms the timer for the next deadline of the core (and of the share group). A
@@ -172,7 +168,6 @@ pub(super) fn pump(shared: &Shared) {
 /// do not move it, and re-arming costs two browser calls.
 pub(super) fn schedule_timer(shared: &Shared) {
     let mut inner = shared.borrow_mut();
-    share::post_stats(&mut inner);
     let deadline = match (inner.core.poll_timeout(), share::poll_timeout(&inner)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

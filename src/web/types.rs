@@ -60,6 +60,8 @@ export interface PublishedEvent extends PublishAck { room: string }
 export interface Welcome {
   connection_id: string; user_id: string; session: string; epoch: string;
   heartbeat_ms: number; max_message_bytes: number; resumed: boolean; protocol: number;
+  /** How long the server remembers a publish key (exactly-once window); absent from a server without dedupe. */
+  dedupe_ttl_ms?: number;
 }
 
 /** A protocol frame as received. */

@@ -102,7 +102,12 @@ async fn a_publish_made_while_disconnected_is_sent_after_the_welcome_and_resolve
 async fn the_key_goes_on_the_wire_and_a_second_publish_with_it_is_a_duplicate() {
     let alice = client(&user("alice"));
     let bob = client(&user("bob"));
-    ok(alice.connect()).await;
+    let welcome = ok(alice.connect()).await;
+    assert_eq!(
+        get(&welcome, "dedupe_ttl_ms"),
+        300_000,
+        "the welcome tells the dedupe window (the server's default)"
+    );
     ok(bob.connect()).await;
     let room = room("keyed");
     ok(alice.join(&room)).await;

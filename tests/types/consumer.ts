@@ -29,7 +29,7 @@ export async function main(): Promise<void> {
   const client = new Client("ws://127.0.0.1:8080/ws", options);
   const state: ClientState = client.state;
   const off: () => void = client.on("state", (now: ClientState, previous: ClientState) => console.log(now, previous, state));
-  client.on("welcome", (welcome: Welcome) => console.log(welcome.connection_id, welcome.heartbeat_ms));
+  client.on("welcome", (welcome: Welcome) => console.log(welcome.connection_id, welcome.heartbeat_ms, welcome.dedupe_ttl_ms));
   client.on("message", (frame: Frame) => console.log(frame.room, frame.seq, frame.ts, frame.from, frame.data));
   client.on<Progress>("job.progress", (data: Progress, frame: Frame<Progress>) => console.log(data.pct, frame.type));
   client.on("reconnecting", ({ attempt, delayMs, code, reason }: ReconnectingEvent) => console.log(attempt, delayMs, code, reason));

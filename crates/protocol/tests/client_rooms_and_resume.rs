@@ -180,8 +180,13 @@ fn application_pushes_and_unmatched_errors_become_events() {
 #[test]
 fn a_handed_over_session_is_resumed_from_the_given_seqs() {
     let mut h = Harness::new(ClientConfig::default());
-    h.client
-        .resume_from("s9", "e1", &[("a".to_owned(), 4), ("b".to_owned(), 0)]);
+    h.client.resume_from(
+        "s9",
+        "e1",
+        &[("a".to_owned(), 4), ("b".to_owned(), 0)]
+            .into_iter()
+            .collect(),
+    );
     h.client.connect(h.now);
     let socket = Harness::opened_socket(&h.drain()).expect("a socket");
     h.client.on_socket_open(socket, h.now);

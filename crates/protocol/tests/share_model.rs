@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use wsguard_protocol::share::{
-    seq_of, Fate, JoinPlan, LateRoom, LeavePlan, Relayed, RelayedCall, Reported, RoomShares, TabId,
+    Fate, JoinPlan, LateRoom, LeavePlan, Relayed, RelayedCall, Reported, RoomShares, Seqs, TabId,
     TabRooms, Takeover, GATHER_WINDOW_MS,
 };
 
@@ -278,7 +278,7 @@ impl World {
             LateRoom::NotResumed => Some(baseline),
         };
         let tab = &mut self.tabs[t];
-        let had = seq_of(tab.rooms.report(), room).expect("reported");
+        let had = tab.rooms.report().get(room).copied().expect("reported");
         if let Some(to) = gap.filter(|&to| to > had) {
             trace(|| format!("  {} late in {room}: gap {}..={to}", tab.id.0, had + 1));
             tab.rooms.rebaseline(room, to);
@@ -289,21 +289,21 @@ impl World {
 
     /// Opens the connection and resumes `plan`: the server replays every message
     /// after each room's seq, and the connection is in the room from there.
-    fn connect(&mut self, plan: &[(String, u64)]) {
+    fn connect(&mut self, plan: &Seqs) {
         {
             let leader = self.leader.as_mut().unwrap();
             leader.connected = true;
             leader.joined.clear();
         }
-        for (room, from) in plan {
-            let from = *from;
+        for (room, from) in plan.iter() {
+            let (room, from) = (room.as_str(), *from);
             let to = self.server.current(room);
             {
                 let leader = self.leader.as_mut().unwrap();
                 if !leader.shares.is_wanted(room) {
                     continue;
                 }
-                leader.joined.insert(room.clone(), from.min(to));
+                leader.joined.insert(room.to_owned(), from.min(to));
                 leader.shares.on_server_joined(room, from.min(to));
             }
             for seq in from + 1..=to {
@@ -493,7 +493,7 @@ impl World {
         let Some(leader) = self.leader.as_mut() else {
             return;
         };
-        let plan: Vec<(String, u64)> = leader.joined.clone().into_iter().collect();
+        let plan: Seqs = leader.joined.clone().into_iter().collect();
         leader.connected = false;
         trace(|| "  drop".to_owned());
         self.connect(&plan);

@@ -6,7 +6,7 @@
 //!
 //! [`Relayed`]: wsguard_protocol::share::Relayed
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{ClientState, Millis};
 use wsguard_protocol::share::{Fate, RelayedCall, TabId};
@@ -279,17 +279,9 @@ pub(super) fn to_new_leader(shared: &Shared, leader: &TabId) {
     let Some(share) = inner.share.as_ref() else {
         return;
     };
-    for (_, message) in messages.iter().map(|(id, m)| (*id, m)) {
+    for message in messages.iter().map(|(_, m)| m).chain(&sends) {
         post_to(share, leader, message);
     }
-    for message in &sends {
-        post_to(share, leader, message);
-    }
-}
-
-/// Every call of a tab leaving its group.
-pub(super) fn take_all(mut share: Share) -> Vec<TabCall> {
-    std::mem::take(&mut share.calls)
 }
 
 /// Rejects calls with `code`.
@@ -309,7 +301,5 @@ pub(super) fn join_ack(room: &str, seq: u64) -> JsValue {
 
 /// `{ room }`: a leave's answer.
 pub(super) fn leave_ack(room: &str) -> JsValue {
-    let ack = Object::new();
-    set(&ack, "room", &room.into());
-    ack.into()
+    object(&[("room", room.into())])
 }

@@ -65,13 +65,7 @@ pub(super) fn on_lead(shared: &Shared, from: &TabId, message: &JsValue) {
     let Some(share) = inner.share.as_ref() else {
         return;
     };
-    let attach = share.message("attach", Some(from));
-    let rooms = js_sys::Object::new();
-    for (room, seq) in share.rooms.report() {
-        super::set(&rooms, room, &JsValue::from_f64(*seq as f64));
-    }
-    super::set(&attach, "rooms", &rooms);
-    share.post(&attach.into());
+    share.post(&share.attach(Some(from)));
 }
 
 /// `snapshot`: the connection as it is when this tab attached.

@@ -5,13 +5,13 @@
 //!
 //! [`TabRooms`]: wsguard_protocol::share::TabRooms
 
-use js_sys::{Array, Object};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{decimal, ClientState};
 
 use super::super::convert::{error, object};
 use super::super::dispatch::emit;
-use super::super::payload::{get, set, whole_number};
+use super::super::payload::{entries, get, set, whole_number};
 use super::super::Shared;
 use super::{role, Role};
 
@@ -138,15 +138,7 @@ pub(super) fn on_resumed(shared: &Shared, report: &JsValue) {
         let Some(share) = inner.share.as_mut() else {
             return;
         };
-        let rooms = get(report, "rooms");
-        if !rooms.is_object() {
-            return;
-        }
-        for entry in Object::entries(rooms.unchecked_ref()).iter() {
-            let pair = Array::from(&entry);
-            let (Some(room), range) = (pair.get(0).as_string(), pair.get(1)) else {
-                continue;
-            };
+        for (room, range) in entries(&get(report, "rooms")) {
             if !share.rooms.contains(&room) {
                 continue;
             }

@@ -107,6 +107,17 @@ impl Share {
         message
     }
 
+    /// `attach`: this tab's rooms and the last seq it got in each.
+    fn attach(&self, to: Option<&TabId>) -> JsValue {
+        let attach = self.message("attach", to);
+        let rooms = Object::new();
+        for (room, seq) in self.rooms.report().iter() {
+            set(&rooms, room, &JsValue::from_f64(*seq as f64));
+        }
+        set(&attach, "rooms", &rooms);
+        attach.into()
+    }
+
     fn post(&self, message: &JsValue) -> bool {
         self.tabs.post(message)
     }
@@ -194,8 +205,9 @@ pub(super) fn stop(shared: &Shared) -> Option<bool> {
         }
     }
     let was_leader = share.role == Role::Leader;
-    let share = *share;
-    let calls = calls::take_all(share);
+    let mut share = share;
+    let calls = std::mem::take(&mut share.calls);
+    drop(share); // the channel closes and the locks go before any user code runs
     calls::reject_all(calls, "closed", "the client was closed");
     if !was_leader {
         // The connection goes on without this tab: it closes here as a solo client's would.
@@ -272,13 +284,13 @@ pub(super) fn on_timeout(shared: &Shared, now: Millis) {
 /// After the leader's outputs: the connection's `reconnects` and `rttMs`, posted
 /// when they changed (a heartbeat's pong moves `rttMs` without an event).
 pub(super) fn post_stats(inner: &mut Inner) {
+    if !leads(inner) {
+        return;
+    }
     let stats = inner.core.stats();
     let Some(share) = inner.share.as_mut() else {
         return;
     };
-    if share.role != Role::Leader {
-        return;
-    }
     let (reconnects, rtt) = counters(&stats);
     if share.rtt == rtt && share.reconnects == reconnects {
         return;
@@ -352,9 +364,7 @@ fn on_lock(shared: &Shared, what: u32, tab: String) {
         0 => {
             let inner = shared.borrow();
             if let Some(share) = inner.share.as_ref() {
-                let attach = share.message("attach", None);
-                set(&attach, "rooms", &Object::new());
-                share.post(&attach.into());
+                share.post(&share.attach(None));
                 share.tabs.lead();
             }
         }

@@ -46,6 +46,11 @@ impl<T> RoomMap<T> {
         &mut self.entries[index].1
     }
 
+    /// The value of `room`, to change.
+    pub fn get_mut(&mut self, room: &str) -> Option<&mut T> {
+        self.position(room).map(|i| &mut self.entries[i].1)
+    }
+
     /// Sets the value of `room` (replacing the one it had).
     pub fn insert(&mut self, room: String, value: T) {
         match self.position(&room) {

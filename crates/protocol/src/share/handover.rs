@@ -7,13 +7,11 @@ use super::{Seqs, TabId};
 /// it: every tab then gets what it missed (its [`TabRooms`](super::TabRooms) drops
 /// what it already had). Rooms in the order they were first reported.
 pub fn resume_plan<'a>(reports: impl IntoIterator<Item = &'a Seqs>) -> Seqs {
-    let mut plan: Seqs = Vec::new();
+    let mut plan = Seqs::new();
     for report in reports {
-        for (room, seq) in report {
-            match plan.iter_mut().find(|(name, _)| name == room) {
-                Some((_, lowest)) => *lowest = (*lowest).min(*seq),
-                None => plan.push((room.clone(), *seq)),
-            }
+        for (room, seq) in report.iter() {
+            let lowest = plan.get_or_insert(room, *seq);
+            *lowest = (*lowest).min(*seq);
         }
     }
     plan
@@ -143,10 +141,15 @@ mod tests {
 
     #[test]
     fn a_new_leader_resumes_each_room_from_the_lowest_seq_reported() {
-        let a = vec![("r".to_owned(), 7), ("only-a".to_owned(), 3)];
-        let b = vec![("r".to_owned(), 5)];
+        let a: Seqs = [("r".to_owned(), 7), ("only-a".to_owned(), 3)]
+            .into_iter()
+            .collect();
+        let b: Seqs = [("r".to_owned(), 5)].into_iter().collect();
         let plan = resume_plan([&a, &b]);
-        assert_eq!(plan, [("r".to_owned(), 5), ("only-a".to_owned(), 3)]);
+        let expected: Seqs = [("r".to_owned(), 5), ("only-a".to_owned(), 3)]
+            .into_iter()
+            .collect();
+        assert_eq!(plan, expected);
     }
 
     #[test]

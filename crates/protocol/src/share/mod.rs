@@ -27,6 +27,8 @@
 //! their locks and channel. The relay messages themselves are described in
 //! `docs/SHARED.md`.
 
+use crate::client::RoomMap;
+
 mod calls;
 mod group;
 mod handover;
@@ -42,16 +44,9 @@ pub use takeover::{LateRoom, Reported, ResumePlan, Takeover, GATHER_WINDOW_MS};
 /// Version of the tab-to-tab relay protocol.
 pub const RELAY_VERSION: u32 = 1;
 
-/// Rooms with a seq each (a tab's report, a resume plan), in no particular order:
-/// a small vector rather than a map (a few rooms, and less code in the wasm).
-pub type Seqs = Vec<(String, u64)>;
-
-/// The seq of `room` in `seqs`.
-pub fn seq_of(seqs: &[(String, u64)], room: &str) -> Option<u64> {
-    seqs.iter()
-        .find(|(name, _)| name == room)
-        .map(|&(_, seq)| seq)
-}
+/// Rooms with a seq each (a tab's report, a resume plan): the client core's
+/// small map ([`RoomMap`]: a few rooms, and little code in the wasm).
+pub type Seqs = RoomMap<u64>;
 
 /// Names one tab of a share group (random, chosen by the tab).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -220,35 +220,25 @@ impl TabRooms {
         Self::default()
     }
 
-    fn last(&mut self, room: &str) -> Option<&mut u64> {
-        self.rooms
-            .iter_mut()
-            .find(|(name, _)| name == room)
-            .map(|(_, seq)| seq)
-    }
-
     /// The tab's join resolved with `seq`: it gets every later message of the room.
     pub fn joined(&mut self, room: &str, seq: u64) {
-        match self.last(room) {
-            Some(last) => *last = seq,
-            None => self.rooms.push((room.to_owned(), seq)),
-        }
+        self.rooms.insert(room.to_owned(), seq);
     }
 
     /// The tab left `room`: it gets no more of its messages.
     pub fn left(&mut self, room: &str) {
-        self.rooms.retain(|(name, _)| name != room);
+        self.rooms.remove(room);
     }
 
     /// Whether the tab is in `room`.
     pub fn contains(&self, room: &str) -> bool {
-        self.rooms.iter().any(|(name, _)| name == room)
+        self.rooms.get(room).is_some()
     }
 
     /// A room message reached the tab: deliver it (true) only for a joined room and
     /// a seq above the last one the tab got.
     pub fn accept(&mut self, room: &str, seq: u64) -> bool {
-        match self.last(room) {
+        match self.rooms.get_mut(room) {
             Some(last) if seq > *last => {
                 *last = seq;
                 true
@@ -260,7 +250,7 @@ impl TabRooms {
     /// History could not fill a gap, or the epoch changed: take the server's seq as
     /// the new baseline (never drop newer messages because an old seq was higher).
     pub fn rebaseline(&mut self, room: &str, seq: u64) {
-        if let Some(last) = self.last(room) {
+        if let Some(last) = self.rooms.get_mut(room) {
             *last = seq;
         }
     }

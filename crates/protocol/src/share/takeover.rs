@@ -12,7 +12,7 @@
 //! nothing; the others get a gap the tab reports as `complete: false`, never a
 //! silent loss.
 
-use super::{resume_plan, seq_of, Seqs, TabId};
+use super::{resume_plan, Seqs, TabId};
 use crate::client::Millis;
 
 /// How long a new leader waits for the tabs' reports by default (ms): well
@@ -105,7 +105,7 @@ impl Takeover {
             .iter()
             .map(|(room, seq)| {
                 let seq = *seq;
-                let stands = match seq_of(plan, room) {
+                let stands = match plan.get(room).copied() {
                     None => LateRoom::NotResumed,
                     Some(from) if from <= seq => LateRoom::Covered,
                     Some(from) => LateRoom::Gap {

@@ -142,7 +142,7 @@ fn answer_tab(shared: &Shared, tab: &TabId, id: u64, answer: Answer) {
 pub(in crate::web) fn answered_by_core(
     shared: &Shared,
     request: RequestId,
-    outcome: Result<JsValue, &RequestError>,
+    outcome: &Result<JsValue, RequestError>,
 ) -> bool {
     let answers: Vec<(TabId, u64, Answer)> = {
         let mut inner = shared.borrow_mut();
@@ -152,7 +152,7 @@ pub(in crate::web) fn answered_by_core(
         let failure = |e: &RequestError| (e.code.clone(), e.message.clone());
         if let Some(index) = leader.server_joins.iter().position(|(r, _)| *r == request) {
             let (_, room) = leader.server_joins.swap_remove(index);
-            let answer = match &outcome {
+            let answer = match outcome {
                 Ok(ack) => {
                     let seq = whole_number(&get(ack, "seq")).unwrap_or(0);
                     leader.shares.on_server_joined(&room, seq);
@@ -170,7 +170,7 @@ pub(in crate::web) fn answered_by_core(
                 .map(|(tab, id)| (tab, id, answer.clone()))
                 .collect()
         } else if let Some((tab, id)) = leader.calls.finished(request) {
-            vec![(tab, id, outcome.map_err(failure))]
+            vec![(tab, id, outcome.clone().map_err(|e| failure(&e)))]
         } else {
             return false;
         }

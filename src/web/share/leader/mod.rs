@@ -18,12 +18,12 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{ClientState, Millis, RequestId};
 use wsguard_protocol::share::{
-    JoinPlan, LateRoom, LeaderCalls, Reported, RoomShares, TabId, Takeover, GATHER_WINDOW_MS,
+    JoinPlan, LateRoom, LeaderCalls, Reported, RoomShares, Seqs, TabId, Takeover, GATHER_WINDOW_MS,
 };
 
 use super::super::convert::object;
 use super::super::dispatch::emit;
-use super::super::payload::{get, set, whole_number};
+use super::super::payload::{entries, get, set, whole_number};
 use super::super::{now, Shared};
 use super::calls::to_new_leader;
 use super::{ids, local, set_counters, Role, Share};
@@ -137,7 +137,7 @@ pub(super) fn try_resume(shared: &Shared, now: Millis) {
                 leader.shares.join(tab, room);
             }
         }
-        for (room, seq) in &plan.rooms {
+        for (room, seq) in plan.rooms.iter() {
             leader.shares.on_server_joined(room, *seq);
         }
         if let Some((session, epoch)) = &share.session {
@@ -154,20 +154,9 @@ pub(super) fn try_resume(shared: &Shared, now: Millis) {
 /// `attach`: a tab joins the roster (its lock watched from now on) and gets the
 /// connection as it is; its rooms are added (during a takeover: its report).
 pub(super) fn on_attach(shared: &Shared, tab: &TabId, message: &JsValue) {
-    let report: Vec<(String, u64)> = {
-        let rooms = get(message, "rooms");
-        if rooms.is_object() {
-            Object::entries(rooms.unchecked_ref())
-                .iter()
-                .filter_map(|entry| {
-                    let pair = js_sys::Array::from(&entry);
-                    Some((pair.get(0).as_string()?, whole_number(&pair.get(1))?))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        }
-    };
+    let report: Seqs = entries(&get(message, "rooms"))
+        .filter_map(|(room, seq)| Some((room, whole_number(&seq)?)))
+        .collect();
     let mut joins = Vec::new();
     let gap = Object::new();
     let mut has_gap = false;
@@ -204,7 +193,7 @@ pub(super) fn on_attach(shared: &Shared, tab: &TabId, message: &JsValue) {
                 report
                     .iter()
                     .map(|(room, _)| (room.clone(), LateRoom::Covered))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             ),
         };
         for (room, stands) in late.unwrap_or_default() {

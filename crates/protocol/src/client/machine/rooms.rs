@@ -30,14 +30,11 @@ impl<D: Payload> Client<D> {
     /// connection, `crate::share`): the next `hello` resumes `session` in `epoch`
     /// for `rooms`, each from its seq, and the rooms are kept as if joined here.
     /// Meant for an idle client, before `connect`.
-    pub fn resume_from(&mut self, session: &str, epoch: &str, rooms: &[(String, u64)]) {
+    pub fn resume_from(&mut self, session: &str, epoch: &str, rooms: &RoomMap<u64>) {
         self.session = Some((session.to_owned(), epoch.to_owned()));
         self.epoch = Some(epoch.to_owned());
         self.joined = rooms.iter().map(|(room, _)| room.clone()).collect();
-        self.last_seq.clear();
-        for (room, seq) in rooms {
-            self.last_seq.insert(room.clone(), *seq);
-        }
+        self.last_seq = rooms.clone();
     }
 
     /// Joins every room again after a welcome that did not resume them.
