@@ -10,11 +10,11 @@ Starts the server on a free loopback port (anonymous, no rate limit), then:
    RSS before, with them open, after closing.
 Prints one JSON object. Loopback only, bounded loops.
 """
-import argparse, asyncio, json, subprocess, time
+import argparse, asyncio, json, time
 
 import websockets
 
-from procmem import free_port, metric, rss_kb, wait_healthy
+from procmem import free_port, metric, rss_kb, running
 
 
 async def room_churn(url, rooms):
@@ -58,11 +58,9 @@ async def main():
            "--max-connections-per-user", "0", *args.extra]
     if args.room_ttl_ms:
         cmd += ["--room-ttl-ms", str(args.room_ttl_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"ws://127.0.0.1:{port}/ws"
     out = {"server": " ".join(cmd[1:])}
-    try:
-        wait_healthy(port)
+    with running(cmd, port) as proc:
         out["rss_start_kb"] = rss_kb(proc.pid)
         t = time.time()
         await asyncio.wait_for(room_churn(url, args.rooms), 600)
@@ -82,12 +80,6 @@ async def main():
             await asyncio.gather(*(c.close() for c in conns))
             time.sleep(3)
             out[f"conn_round{round_}"] = {"before_kb": before, "open_kb": open_rss, "after_close_kb": rss_kb(proc.pid)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     print(json.dumps(out, indent=1))
 
 

@@ -8,11 +8,11 @@ W publishes in flight; samples VmRSS every N/10 keys and reads
 wsguard_dedupe_forgotten_early_total at the end. Prints one JSON object.
 Loopback only, bounded.
 """
-import argparse, asyncio, json, subprocess, time
+import argparse, asyncio, json, time
 
 import websockets
 
-from procmem import free_port, metric, rss_kb, wait_healthy
+from procmem import free_port, metric, rss_kb, running
 
 
 async def publish_keys(url, n, window, pid, samples):
@@ -43,10 +43,8 @@ async def main():
     args = ap.parse_args()
     port = free_port()
     cmd = [args.server, "--addr", f"127.0.0.1:{port}", "--insecure-dev-auth", "--max-frames-per-sec", "0", *args.extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = {"server": " ".join(cmd[1:]), "keys": args.keys}
-    try:
-        wait_healthy(port)
+    with running(cmd, port) as proc:
         out["rss_start_kb"] = rss_kb(proc.pid)
         samples = []
         t = time.time()
@@ -55,12 +53,6 @@ async def main():
         out["samples"] = samples
         out["forgotten_early"] = metric(port, "wsguard_dedupe_forgotten_early_total")
         out["history_bytes"] = metric(port, "wsguard_history_bytes")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     print(json.dumps(out, indent=1))
 
 

@@ -1,6 +1,9 @@
 """Helpers shared by the memory measurements: a free loopback port, a process's
-resident memory, a Prometheus value of the server, and waiting for /healthz."""
+resident memory, a Prometheus value of the server, waiting for /healthz, and a
+server process started and stopped around a measurement."""
+import contextlib
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -36,3 +39,19 @@ def wait_healthy(port, attempts=200):
             return
         except Exception:
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running(cmd, port):
+    """Starts the server `cmd` (listening on `port`), waits until it is healthy and
+    yields its process; terminates it afterwards (killed if it takes over 10 s)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(port)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { Redis, freePort, launch, openPage, root, shots } from "./harness.mjs";
+import { Redis, freePort, launch, openPage, postPublish, root, shots, waitForHealth } from "./harness.mjs";
 
 const bin = (name) => path.join(root, "target", "debug", name);
 // The SDK build the pages load: the release pkg/, or FAULT_PKG (e.g. one built from a clean checkout).
@@ -124,12 +124,12 @@ class ServerProcess {
     });
     spawned.add(this.proc);
     this.proc.on("exit", () => spawned.delete(this.proc));
-    const deadline = Date.now() + 15000;
-    while (Date.now() < deadline) {
-      try { if ((await fetch(`${this.base}/healthz`)).ok) return this; } catch {}
-      await sleep(50);
+    try {
+      await waitForHealth(this.base);
+    } catch {
+      throw new Error(`${this.label} did not start (see ${this.logFile})`);
     }
-    throw new Error(`${this.label} did not start (see ${this.logFile})`);
+    return this;
   }
   stop() {
     if (this.proc && this.proc.exitCode === null) this.proc.kill("SIGKILL");
@@ -157,10 +157,7 @@ class HttpPublisher {
         n += 1;
         this.attempts += 1;
         try {
-          const res = await fetch(`${base}/api/rooms/${encodeURIComponent(room)}/publish`, {
-            method: "POST", headers: { authorization: "Bearer admin", "content-type": "application/json" },
-            body: JSON.stringify({ id, by: "http" }), signal: AbortSignal.timeout(3000),
-          });
+          const res = await postPublish(base, room, { id, by: "http" }, 3000);
           if (res.ok) {
             const { seq } = await res.json();
             this.acked.push({ room, seq, id, at: Date.now() });
@@ -278,10 +275,7 @@ export async function runScenario({ name, servers: serverCount, seed, seconds })
     // A last message per room, published directly: the room's final seq.
     const finals = {};
     for (const [i, room] of rooms.entries()) {
-      const res = await fetch(`${servers[i % serverCount].base}/api/rooms/${encodeURIComponent(room)}/publish`, {
-        method: "POST", headers: { authorization: "Bearer admin", "content-type": "application/json" },
-        body: JSON.stringify({ id: `final-${room}`, by: "final" }), signal: AbortSignal.timeout(10000),
-      });
+      const res = await postPublish(servers[i % serverCount].base, room, { id: `final-${room}`, by: "final" });
       if (!res.ok) throw new Error(`final publish to ${room}: ${res.status}`);
       finals[room] = (await res.json()).seq;
     }

@@ -21,7 +21,8 @@ export function freePort() {
   });
 }
 
-async function waitForHealth(base) {
+/** Polls `${base}/healthz` until it answers 200 (15 s at most). */
+export async function waitForHealth(base) {
   const deadline = Date.now() + 15000;
   while (Date.now() < deadline) {
     try {
@@ -81,13 +82,18 @@ export class Server {
     if (this.proc && this.proc.exitCode === null) this.proc.kill("SIGTERM");
   }
   async publish(room, data) {
-    const res = await fetch(`${this.base}/api/rooms/${encodeURIComponent(room)}/publish`, {
-      method: "POST", headers: { authorization: "Bearer admin", "content-type": "application/json" },
-      body: JSON.stringify(data),
-    });
+    const res = await postPublish(this.base, room, data);
     if (!res.ok) throw new Error(`publish: ${res.status} ${await res.text()}`);
     return res.json();
   }
+}
+
+/** POSTs `data` to the server's HTTP publish of `room` (admin token "admin"); the raw response. */
+export function postPublish(base, room, data, timeoutMs = 10000) {
+  return fetch(`${base}/api/rooms/${encodeURIComponent(room)}/publish`, {
+    method: "POST", headers: { authorization: "Bearer admin", "content-type": "application/json" },
+    body: JSON.stringify(data), signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 export async function launch() {
