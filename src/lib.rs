@@ -7,6 +7,8 @@
 //! disconnected, and re-joins rooms and recovers missed messages after a reconnect.
 //! Publishes are exactly-once (an idempotency key, re-sent after a drop), and with
 //! `persist: true` what is buffered or unacknowledged survives a reload in IndexedDB.
+//! With `shared: true` the tabs of one user share one WebSocket: a leader tab,
+//! elected with Web Locks, holds it and the others relay over a `BroadcastChannel`.
 //!
 //! Every decision is made by the sans-IO core in
 //! [`wsguard_protocol::client`]; this crate only turns browser events and timers
