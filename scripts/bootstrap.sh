@@ -62,7 +62,7 @@ if [ "$(geckodriver --version 2>/dev/null | sed -n 1p)" != "geckodriver $GECKODR
     || cargo install geckodriver --version "$GECKODRIVER_VERSION" --quiet
 fi
 
-# 4. npm tools (wasm-opt from binaryen@132, playwright-core, typescript), from package-lock.json.
+# 4. npm tools (wasm-opt from binaryen@132, esbuild, playwright-core, typescript), from package-lock.json.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
