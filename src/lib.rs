@@ -24,6 +24,22 @@
 //! const { seq, key, duplicate } = await client.publish("board:1", { text: "hi" });
 //! ```
 #![deny(missing_docs)]
+// In the browser the SDK is `no_std` (with `alloc`): no std panic or formatting
+// machinery in its wasm (bench/SIZE.md has what that saved).
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+#[cfg(target_arch = "wasm32")]
+extern crate alloc;
+
+/// What the standard prelude would bring, for the `no_std` build.
+#[cfg(target_arch = "wasm32")]
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::String;
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
 
 pub use wsguard_protocol as protocol;
 
@@ -37,3 +53,12 @@ pub use web::{live_socket_listeners, Client};
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// A panic traps, as it did with std (whose message went nowhere in the browser),
+/// without formatting anything. Left out of the browser tests (`std` feature),
+/// whose harness links std and its handler.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}

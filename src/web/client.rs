@@ -1,8 +1,9 @@
 //! The `Client` class JavaScript sees: each method feeds one input to the core,
 //! then pumps its outputs.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::prelude::*;
+use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::closure::Closure;

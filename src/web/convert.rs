@@ -1,5 +1,6 @@
 //! Conversions between JavaScript values and the core's types.
 
+use crate::prelude::*;
 use js_sys::{Object, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -1,6 +1,7 @@
 //! The core's events handed to the user's listeners. A listener that throws is
 //! reported on `error` and never breaks the client.
 
+use crate::prelude::*;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

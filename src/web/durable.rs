@@ -2,6 +2,7 @@
 //! and read as the core says ([`StoreOp`], [`Core::restore`]). A few lines of
 //! JavaScript do the IndexedDB calls: much smaller than the web-sys bindings.
 
+use crate::prelude::*;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{StoreOp, StoredEntry};
@@ -61,7 +62,7 @@ pub(super) fn open(shared: &Shared, url: &str, user: Option<String>) {
     let store = OutboxStore::new(user.map(|user| ["wsguard-outbox ", url, " ", &user].concat()));
     let loading = store.load();
     shared.borrow_mut().store = Some(store);
-    let weak = std::rc::Rc::downgrade(shared);
+    let weak = alloc::rc::Rc::downgrade(shared);
     when_settled(&loading, move |all| {
         let entries = all.map(|all| {
             js_sys::Array::from(&all)

@@ -10,6 +10,7 @@
 //! - [`share`]: `shared: true`, one connection for the tabs of a group;
 //! - [`socket`]: one browser WebSocket and the listeners it owns.
 
+use crate::prelude::*;
 mod client;
 mod convert;
 mod dispatch;
@@ -22,8 +23,8 @@ mod share;
 mod socket;
 mod types;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;

@@ -1,7 +1,7 @@
 //! The page's events fed to the core: `online` reconnects at once; `offline` and
 //! the page becoming visible check that the connection is still alive.
 
-use std::rc::Rc;
+use alloc::rc::Rc;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;

@@ -1,6 +1,7 @@
 //! Frame payloads as JavaScript values, read and built with `Reflect` (no serde in
 //! the bundle: the browser's own JSON does the parsing).
 
+use crate::prelude::*;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wsguard_protocol::client::{HelloData, Payload, ResumedRooms};
@@ -60,7 +61,7 @@ pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
 pub(crate) fn whole_number(value: &JsValue) -> Option<u64> {
     value
         .as_f64()
-        .filter(|n| *n >= 0.0 && n.fract() == 0.0)
+        .filter(|n| *n >= 0.0 && *n == (*n as u64) as f64)
         .map(|n| n as u64)
 }
 

@@ -1,8 +1,9 @@
 //! The core's outputs carried out: sockets opened, written and closed, the timer
 //! armed, the token provider called, request promises settled, events dispatched.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -1,7 +1,8 @@
 //! One browser WebSocket with the listeners it owns. Dropping it removes every
 //! listener and closes the socket: nothing is leaked per connection.
 
-use std::cell::Cell;
+use crate::prelude::*;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
@@ -49,9 +50,9 @@ extern "C" {
     fn send_value(this: &SendValue, data: &JsValue) -> Result<(), JsValue>;
 }
 
-thread_local! {
-    static LIVE_LISTENERS: Cell<u32> = const { Cell::new(0) };
-}
+/// Listeners and watches registered now (the wasm is single-threaded: the atomic is
+/// a plain counter that needs no `unsafe` and no std `thread_local!`).
+static LIVE_LISTENERS: AtomicU32 = AtomicU32::new(0);
 
 /// How often an open socket's `readyState` is checked: the browser fires no event
 /// when the server's close frame arrives, only when the connection is gone (which a
@@ -61,7 +62,7 @@ const WATCH_MS: i32 = 100;
 /// Socket event listeners and `readyState` watches currently registered by all
 /// wsguard clients.
 pub(crate) fn live_listeners() -> u32 {
-    LIVE_LISTENERS.with(Cell::get)
+    LIVE_LISTENERS.load(Relaxed)
 }
 
 /// What a socket reports.
@@ -118,7 +119,7 @@ impl BrowserSocket {
             },
         );
         let listener = listen_frames(&socket.ws, deliver.as_ref());
-        LIVE_LISTENERS.with(|n| n.set(n.get() + 1));
+        LIVE_LISTENERS.fetch_add(1, Relaxed);
         socket.frames = Some((listener, deliver));
         socket.watch_closing(on_event.clone())?;
         socket.listen("close", move |event| {
@@ -138,7 +139,7 @@ impl BrowserSocket {
         let closure = Closure::<dyn FnMut(Event)>::new(f);
         self.ws
             .add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())?;
-        LIVE_LISTENERS.with(|n| n.set(n.get() + 1));
+        LIVE_LISTENERS.fetch_add(1, Relaxed);
         self.listeners.push((kind, closure));
         Ok(())
     }
@@ -166,7 +167,7 @@ impl BrowserSocket {
             check.as_ref().unchecked_ref(),
             WATCH_MS,
         )?;
-        LIVE_LISTENERS.with(|n| n.set(n.get() + 1));
+        LIVE_LISTENERS.fetch_add(1, Relaxed);
         self.watch = Some((handle, check));
         Ok(())
     }
@@ -204,19 +205,19 @@ impl Drop for BrowserSocket {
             if let Some(window) = web_sys::window() {
                 window.clear_interval_with_handle(handle);
             }
-            LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
+            LIVE_LISTENERS.fetch_sub(1, Relaxed);
         }
         if let Some((listener, _deliver)) = self.frames.take() {
             let _ = self
                 .ws
                 .remove_event_listener_with_callback("message", listener.unchecked_ref());
-            LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
+            LIVE_LISTENERS.fetch_sub(1, Relaxed);
         }
         for (kind, closure) in self.listeners.drain(..) {
             let _ = self
                 .ws
                 .remove_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
-            LIVE_LISTENERS.with(|n| n.set(n.get() - 1));
+            LIVE_LISTENERS.fetch_sub(1, Relaxed);
         }
         if self.ws.ready_state() <= WebSocket::OPEN {
             let _ = self.ws.close();

@@ -1,5 +1,6 @@
 //! The frame envelope: one JSON object per WebSocket text frame.
 
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Frame `type` values defined by protocol v1. Any other string is an application type.

@@ -16,6 +16,20 @@
 //! assert_eq!(CloseCode::Evicted.policy(), ReconnectPolicy::Never);
 //! ```
 #![deny(missing_docs)]
+// `no_std` (with `alloc`) unless the `std` feature is on: the browser SDK builds it
+// so, and its wasm then carries no std panic or formatting machinery.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+/// What the standard prelude would bring, for the `no_std` build.
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::String;
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
 
 pub mod client;
 mod close;

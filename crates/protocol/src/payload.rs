@@ -1,6 +1,7 @@
 //! Typed `data` payloads of the protocol's own frames.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,6 @@
 //! Room names.
 
+use crate::prelude::*;
 /// The longest room name accepted, in characters.
 pub const MAX_ROOM_NAME_CHARS: usize = 128;
 
@@ -17,8 +18,8 @@ pub enum RoomNameError {
     TooLong,
 }
 
-impl std::fmt::Display for RoomNameError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for RoomNameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Empty => f.write_str("room name is empty"),
             Self::TooLong => write!(
@@ -29,7 +30,7 @@ impl std::fmt::Display for RoomNameError {
     }
 }
 
-impl std::error::Error for RoomNameError {}
+impl core::error::Error for RoomNameError {}
 
 impl RoomName {
     /// Validates a room name.
@@ -59,13 +60,13 @@ impl RoomName {
     }
 }
 
-impl std::fmt::Display for RoomName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for RoomName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::borrow::Borrow<str> for RoomName {
+impl alloc::borrow::Borrow<str> for RoomName {
     fn borrow(&self) -> &str {
         &self.0
     }

@@ -3,6 +3,7 @@
 //! lock callbacks must return promises). Locks and messages are as docs/SHARED.md
 //! names them; every decision about them is made in Rust.
 
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"

@@ -6,6 +6,7 @@
 //!
 //! [`Relayed`]: wsguard_protocol::share::Relayed
 
+use crate::prelude::*;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{ClientState, Millis};
@@ -255,7 +256,7 @@ pub(super) fn to_new_leader(shared: &Shared, leader: &TabId) {
                 share.relayed.forget(*id);
             }
         }
-        let sends = std::mem::take(&mut share.early_sends);
+        let sends = core::mem::take(&mut share.early_sends);
         (rejected, messages, sends, leading)
     };
     for id in rejected {

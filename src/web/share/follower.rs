@@ -1,5 +1,6 @@
 //! A follower: the leader's messages turned into this tab's events and answers.
 
+use crate::prelude::*;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

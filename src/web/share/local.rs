@@ -5,6 +5,7 @@
 //!
 //! [`TabRooms`]: wsguard_protocol::share::TabRooms
 
+use crate::prelude::*;
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{decimal, ClientState};
@@ -69,18 +70,18 @@ pub(in super::super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
             share.session = Some((session, epoch));
             share.welcome = Some(welcome.clone());
         }
-        std::mem::take(&mut inner.connect_waiters)
+        core::mem::take(&mut inner.connect_waiters)
     };
     for (resolve, _) in waiters {
         let _ = resolve.call1(&JsValue::NULL, welcome);
     }
-    emit(shared, "welcome", std::slice::from_ref(welcome));
+    emit(shared, "welcome", core::slice::from_ref(welcome));
 }
 
 /// The connection closed (`will_reconnect`: for now); a final close rejects `connect()`.
 pub(in super::super) fn on_close(shared: &Shared, code: u16, reason: &str, will_reconnect: bool) {
     if !will_reconnect {
-        let waiters = std::mem::take(&mut shared.borrow_mut().connect_waiters);
+        let waiters = core::mem::take(&mut shared.borrow_mut().connect_waiters);
         for (_, reject) in waiters {
             let err = error(
                 "closed",
@@ -123,7 +124,7 @@ pub(super) fn deliver(shared: &Shared, frame: &JsValue) {
         share.stats.received += 1;
     }
     if kind == "message" {
-        emit(shared, "message", std::slice::from_ref(frame));
+        emit(shared, "message", core::slice::from_ref(frame));
     } else {
         emit(shared, &kind, &[get(frame, "data"), frame.clone()]);
     }

@@ -12,13 +12,14 @@
 //! - [`calls`]: this tab's own calls, answered by whichever tab leads;
 //! - [`local`]: the connection's events applied to this tab (state, welcome, rooms).
 
+use crate::prelude::*;
 mod bridge;
 mod calls;
 mod follower;
 mod leader;
 mod local;
 
-use std::rc::Rc;
+use alloc::rc::Rc;
 
 use js_sys::{Array, Function, Object};
 use wasm_bindgen::closure::Closure;
@@ -206,7 +207,7 @@ pub(super) fn stop(shared: &Shared) -> Option<bool> {
     }
     let was_leader = share.role == Role::Leader;
     let mut share = share;
-    let calls = std::mem::take(&mut share.calls);
+    let calls = core::mem::take(&mut share.calls);
     drop(share); // the channel closes and the locks go before any user code runs
     calls::reject_all(calls, "closed", "the client was closed");
     if !was_leader {

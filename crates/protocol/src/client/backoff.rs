@@ -38,7 +38,7 @@ impl BackoffConfig {
     /// The ceiling `d` of attempt `attempt` (from 1).
     pub fn ceiling_ms(&self, attempt: u32) -> f64 {
         let exponent = attempt.saturating_sub(1).min(1_000) as i32;
-        (self.initial_ms * self.factor.max(1.0).powi(exponent))
+        (self.initial_ms * powi(self.factor.max(1.0), exponent.unsigned_abs()))
             .min(self.max_ms)
             .max(0.0)
     }
@@ -48,7 +48,35 @@ impl BackoffConfig {
         let ceiling = self.ceiling_ms(attempt);
         let jitter = self.jitter.clamp(0.0, 1.0);
         let floor = ceiling * (1.0 - jitter);
-        (floor + (ceiling - floor) * unit.clamp(0.0, 1.0)).round() as u64
+        round(floor + (ceiling - floor) * unit.clamp(0.0, 1.0))
+    }
+}
+
+/// `base` to the power `exponent`, by squaring, as `f64::powi` computes it at run
+/// time (compiler-rt's `__powidf2`): `powi` is not in `core`, and this crate is
+/// `no_std` in the browser.
+fn powi(mut base: f64, mut exponent: u32) -> f64 {
+    let mut result = 1.0;
+    loop {
+        if exponent & 1 == 1 {
+            result *= base;
+        }
+        exponent /= 2;
+        if exponent == 0 {
+            return result;
+        }
+        base *= base;
+    }
+}
+
+/// A non-negative `x` rounded half away from zero, as `f64::round` (not in `core`)
+/// does; negative values give 0, as `as u64` would.
+pub(crate) fn round(x: f64) -> u64 {
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 {
+        whole + 1
+    } else {
+        whole
     }
 }
 
@@ -78,5 +106,34 @@ mod tests {
             ..BackoffConfig::default()
         };
         assert_eq!(no_jitter.delay_ms(2, 0.3), 1000);
+    }
+
+    /// The `core`-only `powi` and `round` give what std's do (the host build has std).
+    #[test]
+    fn core_math_matches_std() {
+        for base in [1.0, 1.000_1, 1.5, 2.0, 2.5, 3.7, 10.0] {
+            for exponent in 0..=1_000u32 {
+                let std = f64::powi(base, exponent as i32);
+                assert_eq!(
+                    powi(base, exponent).to_bits(),
+                    std.to_bits(),
+                    "{base}^{exponent}"
+                );
+            }
+        }
+        for x in [
+            0.0,
+            0.25,
+            0.5,
+            0.499_999_999_999_999_94,
+            1.5,
+            2.5,
+            1_499.5,
+            29_999.999,
+            1e15 + 0.5,
+        ] {
+            assert_eq!(round(x), f64::round(x) as u64, "{x}");
+        }
+        assert_eq!(round(-3.0), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Numbers in messages without `core::fmt`: `format!` and `to_string` pull the
 //! formatting machinery into the browser SDK's wasm (bench/SIZE.md).
 
+use crate::prelude::*;
 /// Appends `n` in decimal to `out`.
 pub fn push_decimal(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];

@@ -29,7 +29,7 @@
 //!
 //! let mut client: Client<serde_json::Value> = Client::new(ClientConfig::default(), Box::new(|| 0.5));
 //! client.connect(0);
-//! let socket = std::iter::from_fn(|| client.poll_output())
+//! let socket = core::iter::from_fn(|| client.poll_output())
 //!     .find_map(|output| match output {
 //!         Output::OpenSocket(socket) => Some(socket),
 //!         _ => None,
@@ -37,7 +37,7 @@
 //!     .expect("connect() asks for a socket");
 //! client.on_socket_open(socket, 10);
 //! // Once the socket is open, the core sends `hello` on it.
-//! let hello = std::iter::from_fn(|| client.poll_output()).find_map(|output| match output {
+//! let hello = core::iter::from_fn(|| client.poll_output()).find_map(|output| match output {
 //!     Output::Send { frame, .. } => Some(frame),
 //!     _ => None,
 //! });
@@ -46,6 +46,7 @@
 //! # let _ = json!(null);
 //! ```
 
+use crate::prelude::*;
 mod backoff;
 mod decimal;
 mod durable;

@@ -2,6 +2,7 @@
 //! browser layer implements it over JavaScript values; the host over `serde_json::Value`.
 
 use super::RoomMap;
+use crate::prelude::*;
 use crate::{RoomResume, Welcome};
 
 /// What the client's `hello` says: the client's form of [`crate::Hello`], with the

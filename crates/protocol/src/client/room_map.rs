@@ -3,7 +3,8 @@
 //! of a `BTreeMap`, whose code cost ~11 KB of the browser SDK's wasm (bench/SIZE.md);
 //! the protocol's own types (`Resume`, `Resumed`) keep their B-tree maps for the server.
 
-use std::ops::Index;
+use crate::prelude::*;
+use core::ops::Index;
 
 /// Room name → value, in insertion order (a vector: few entries, small code).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +96,8 @@ impl<T> Index<&str> for RoomMap<T> {
 
 impl<'a, T> IntoIterator for &'a RoomMap<T> {
     type Item = (&'a String, &'a T);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, T)>,
+    type IntoIter = core::iter::Map<
+        core::slice::Iter<'a, (String, T)>,
         fn(&'a (String, T)) -> (&'a String, &'a T),
     >;
     fn into_iter(self) -> Self::IntoIter {

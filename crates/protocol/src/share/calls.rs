@@ -3,6 +3,7 @@
 
 use super::TabId;
 use crate::client::RequestId;
+use crate::prelude::*;
 
 /// What a relayed call is waiting on at the leader.
 #[derive(Debug, Clone, PartialEq, Eq)]

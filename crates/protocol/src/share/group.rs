@@ -2,6 +2,7 @@
 //! locks and channel.
 
 use super::RELAY_VERSION;
+use crate::prelude::*;
 
 /// `shared: true` names this group.
 pub const DEFAULT_GROUP: &str = "default";

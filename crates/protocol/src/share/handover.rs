@@ -2,6 +2,7 @@
 //! calls that were in flight at the old leader.
 
 use super::{Seqs, TabId};
+use crate::prelude::*;
 
 /// The rooms a new leader resumes, each from the lowest seq any tab reported for
 /// it: every tab then gets what it missed (its [`TabRooms`](super::TabRooms) drops

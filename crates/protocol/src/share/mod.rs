@@ -28,6 +28,7 @@
 //! `docs/SHARED.md`.
 
 use crate::client::RoomMap;
+use crate::prelude::*;
 
 mod calls;
 mod group;

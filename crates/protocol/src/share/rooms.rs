@@ -2,6 +2,7 @@
 //! each tab's own view (which rooms, and the last seq it got in each).
 
 use super::{Seqs, TabId};
+use crate::prelude::*;
 
 /// What a tab's `join` needs from the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +114,7 @@ impl RoomShares {
         };
         let shared = &mut self.rooms[index];
         shared.seq = Some(shared.seq.map_or(seq, |known| known.max(seq)));
-        let waiting = std::mem::take(&mut shared.waiting);
+        let waiting = core::mem::take(&mut shared.waiting);
         for tab in &waiting {
             if !shared.tabs.contains(tab) {
                 shared.tabs.push(tab.clone());
@@ -128,7 +129,7 @@ impl RoomShares {
         let Some(index) = self.index(room) else {
             return Vec::new();
         };
-        let waiting = std::mem::take(&mut self.rooms[index].waiting);
+        let waiting = core::mem::take(&mut self.rooms[index].waiting);
         if self.rooms[index].tabs.is_empty() {
             self.rooms.swap_remove(index);
         }
@@ -180,7 +181,7 @@ impl RoomShares {
             let was_in = remove_tab(&mut shared.tabs, tab) | remove_tab(&mut shared.waiting, tab);
             let empty = shared.tabs.is_empty() && shared.waiting.is_empty();
             if was_in && empty {
-                last.push(std::mem::take(&mut shared.name));
+                last.push(core::mem::take(&mut shared.name));
             }
             !(was_in && empty)
         });

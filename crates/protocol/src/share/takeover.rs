@@ -14,6 +14,7 @@
 
 use super::{resume_plan, Seqs, TabId};
 use crate::client::Millis;
+use crate::prelude::*;
 
 /// How long a new leader waits for the tabs' reports by default (ms): well
 /// within the 1 s a takeover may take, and many times a channel round trip.

@@ -1,6 +1,7 @@
 //! The tabs' calls (this one's own too) carried out on the connection, and their
 //! answers: at once when the rooms say so, else when the connection's request ends.
 
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{PublishOptions, RequestError, RequestId, SendOutcome};
 use wsguard_protocol::share::{JoinPlan, LeavePlan, TabId};

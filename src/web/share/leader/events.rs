@@ -43,7 +43,7 @@ pub(in crate::web) fn on_core_event(shared: &Shared, event: Event<JsPayload>) {
         }
         Event::Welcome(welcome) => {
             let welcome = payload::welcome_object(&welcome);
-            post_conn(shared, "welcome", std::slice::from_ref(&welcome));
+            post_conn(shared, "welcome", core::slice::from_ref(&welcome));
             local::on_welcome(shared, &welcome);
         }
         Event::Reconnecting { .. } | Event::Error { .. } => {

@@ -11,6 +11,7 @@
 //! - [`calls`]: the tabs' calls carried out on the connection and answered;
 //! - [`events`]: the connection's events posted to every tab.
 
+use crate::prelude::*;
 mod calls;
 mod events;
 
@@ -96,7 +97,7 @@ pub(super) fn become_leader(shared: &Shared) {
             ("code", 1006.into()),
             ("reason", "the leader tab went away".into()),
         ]);
-        post_conn(shared, "reconnecting", std::slice::from_ref(&info));
+        post_conn(shared, "reconnecting", core::slice::from_ref(&info));
         emit(shared, "reconnecting", &[info]);
         try_resume(shared, now());
     } else {
@@ -144,7 +145,7 @@ pub(super) fn try_resume(shared: &Shared, now: Millis) {
             inner.core.resume_from(session, epoch, &plan.rooms);
         }
         inner.core.connect(now);
-        std::mem::take(&mut leader.deferred)
+        core::mem::take(&mut leader.deferred)
     };
     for (tab, message) in deferred {
         on_call(shared, tab, message);

@@ -4,6 +4,7 @@
 
 use super::{Client, Phase, Queued};
 use crate::client::{decimal, Event, Output, Payload, RequestError, SocketId};
+use crate::prelude::*;
 use crate::{CloseCode, ReconnectPolicy};
 
 impl<D: Payload> Client<D> {
@@ -24,7 +25,7 @@ impl<D: Payload> Client<D> {
                 self.retries.push(id.clone());
             }
         }
-        let (dropped, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+        let (dropped, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(_, p)| p.sent_on == Some(socket));
         self.pending = kept;
@@ -67,7 +68,9 @@ impl<D: Payload> Client<D> {
                 return;
             }
             ReconnectPolicy::RandomDelayWithinRetryAfter => match retry_after_ms {
-                Some(window) => ((self.random)().clamp(0.0, 1.0) * window as f64).round() as u64,
+                Some(window) => {
+                    crate::client::backoff::round((self.random)().clamp(0.0, 1.0) * window as f64)
+                }
                 None => self
                     .config
                     .backoff
@@ -117,12 +120,12 @@ impl<D: Payload> Client<D> {
         self.retries.clear();
         self.awaiting_resumed = false;
         let closed = ["the client closed (", &decimal(code.into()), ")"].concat();
-        for (_, pending) in std::mem::take(&mut self.pending) {
+        for (_, pending) in core::mem::take(&mut self.pending) {
             let error = RequestError::new("closed", closed.clone());
             self.fail_pending(pending, error);
         }
         // Requests in the outbox were resolved above; plain sends are reported here.
-        for Queued { frame, stored } in std::mem::take(&mut self.outbox) {
+        for Queued { frame, stored } in core::mem::take(&mut self.outbox) {
             self.stats.dropped += 1;
             self.unstore(stored);
             if frame.id.is_none() {

@@ -4,7 +4,8 @@
 //! them back: before everything it buffered itself, in their original order, each
 //! publish after a join of its room, with its original key.
 
-use std::collections::VecDeque;
+use crate::prelude::*;
+use alloc::collections::VecDeque;
 
 use super::{Client, Pending, Phase, Purpose, Queued};
 use crate::client::{Event, Millis, Output, Payload, StoreOp, StoredEntry};

@@ -4,6 +4,7 @@
 use super::{Client, Phase};
 use crate::client::HelloData;
 use crate::client::{Event, Millis, Output, Payload, SocketId};
+use crate::prelude::*;
 use crate::{kind, CloseCode, Frame};
 
 /// The `error` event code of a welcome the client cannot read.

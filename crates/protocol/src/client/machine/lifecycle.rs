@@ -3,6 +3,7 @@
 
 use super::{Client, Phase};
 use crate::client::{Millis, Output, Payload, SocketId};
+use crate::prelude::*;
 use crate::CloseCode;
 
 impl<D: Payload> Client<D> {

@@ -11,6 +11,7 @@
 //! - [`rooms`]: rooms re-joined after a welcome, room messages once per seq, resume reports;
 //! - [`timers`]: the heartbeat and every deadline.
 
+use crate::prelude::*;
 mod close_policy;
 mod durable;
 mod handshake;
@@ -21,7 +22,7 @@ mod requests;
 mod rooms;
 mod timers;
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use super::push_decimal;
 use super::{
@@ -164,8 +165,8 @@ pub struct Client<D> {
     stats: Stats,
 }
 
-impl<D> std::fmt::Debug for Client<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<D> core::fmt::Debug for Client<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("phase", &self.phase)
             .field("attempt", &self.attempt)
@@ -287,7 +288,7 @@ impl<D: Payload> Client<D> {
 
     /// Removes and returns the pending requests whose wire id matches.
     fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending<D>> {
-        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+        let (taken, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(id, _)| matches(id));
         self.pending = kept;

@@ -5,6 +5,7 @@ use super::{Client, Phase, Purpose, Queued};
 use crate::client::{
     Millis, Output, Payload, RequestError, SendError, SendOutcome, SocketId, StoreOp,
 };
+use crate::prelude::*;
 use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {
@@ -105,7 +106,7 @@ impl<D: Payload> Client<D> {
     /// Sends again, in call order, the publishes whose connection dropped before
     /// their ack (those that timed out meanwhile are gone from `pending`).
     pub(super) fn send_retries(&mut self, socket: SocketId) {
-        for id in std::mem::take(&mut self.retries) {
+        for id in core::mem::take(&mut self.retries) {
             let frame = self
                 .pending
                 .iter()
@@ -134,7 +135,7 @@ impl<D: Payload> Client<D> {
         // durable entry right after it (`flush` writes them so) is undone: it was
         // never written.
         let mut taken = self.take_back(socket, frame, &mut returned);
-        for output in std::mem::take(&mut self.outputs) {
+        for output in core::mem::take(&mut self.outputs) {
             match output {
                 Output::Send { socket: s, frame } if s == socket => {
                     taken = self.take_back(socket, frame, &mut returned);

@@ -2,6 +2,7 @@
 
 use super::{Client, Phase};
 use crate::client::{Event, Millis, Payload, SocketId};
+use crate::prelude::*;
 use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {

@@ -6,6 +6,7 @@ use crate::client::{
     Event, Millis, Output, Payload, PublishOptions, PublishReceipt, RequestError, RequestId,
     SendError,
 };
+use crate::prelude::*;
 use crate::{kind, Frame};
 
 /// The longest idempotency key the server accepts, in characters.

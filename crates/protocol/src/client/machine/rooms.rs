@@ -3,6 +3,7 @@
 
 use super::{Client, Pending, Phase, Purpose};
 use crate::client::{Event, Payload, ResumeData, RoomMap, SocketId};
+use crate::prelude::*;
 use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {

@@ -3,6 +3,7 @@
 
 use super::{Client, Phase};
 use crate::client::{Millis, Output, Payload, RequestError, SocketId};
+use crate::prelude::*;
 use crate::{kind, CloseCode, Frame};
 
 /// Close code the client uses when the server never welcomed it.
@@ -61,7 +62,7 @@ impl<D: Payload> Client<D> {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.tick(now);
         let now = self.now;
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+        let (expired, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(_, p)| p.deadline <= now);
         self.pending = kept;
