@@ -57,6 +57,9 @@ for js in pkg/wsguard.js pkg/snippets/*/*.js; do
     --log-override:duplicate-object-key=silent --outfile="$js.min" --allow-overwrite
   mv "$js.min" "$js"
 done
+# Short names between the wasm and its glue, in both and in the export declarations
+# (scripts/short-names.mjs; measured -2.8 KB gzipped, bench/SIZE.md).
+node scripts/short-names.mjs pkg/wsguard_bg.wasm pkg/wsguard.js pkg/wsguard.d.ts pkg/wsguard_bg.wasm.d.ts >&2
 
 # 5. Complete package.json: wasm-pack writes name, version, license, main, types and
 #    a files list without the licenses; add exports (with ./package.json and the
