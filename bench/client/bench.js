@@ -1,6 +1,15 @@
 // Browser side of the client benchmarks: the SDK and a raw WebSocket in the same page.
 import init, { Client } from "/pkg/wsguard.js";
 
+// Every WebSocket the page opens (the SDK's included), for the synthetic dispatch below.
+const sockets = [];
+window.WebSocket = class extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    sockets.push(this);
+  }
+};
+
 const wasm = await init();
 const sink = { n: 0, last: null };
 const handler = (frame) => { sink.n++; sink.last = frame; };   // what an app's handler would do
@@ -42,6 +51,25 @@ window.rawSubscribe = (url, room) => new Promise((resolve) => {
   window.received = () => ({ count, ms: last - first });
   window.done = () => ws.close();
 });
+
+// Dispatch cost without the network: `n` frames shaped like the last one received
+// (fresh seqs) dispatched as `message` events on the socket the last
+// `sdkSubscribe`/`rawSubscribe` opened (real and connected), synchronously. Returns
+// the ms the loop took; every frame must reach the handler.
+let syntheticSeq = 1e9;
+window.syntheticDispatch = (n) => {
+  const ws = sockets[sockets.length - 1];
+  const template = sink.last;
+  const events = Array.from({ length: n }, () =>
+    new MessageEvent("message", { data: JSON.stringify({ ...template, seq: syntheticSeq++ }) }));
+  const before = window.received().count;
+  const started = performance.now();
+  for (const event of events) ws.dispatchEvent(event);
+  const ms = performance.now() - started;
+  const got = window.received().count - before;
+  if (got !== n) throw new Error(`${got} of ${n} synthetic frames reached the handler`);
+  return ms;
+};
 
 window.waitReceived = async (n) => { await waitFor(() => window.received().count >= n); return window.received(); };
 

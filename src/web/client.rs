@@ -50,7 +50,7 @@ impl Client {
             core,
             url,
             socket: None,
-            listeners: Vec::new(),
+            listeners: Rc::default(),
             next_listener: 1,
             pending: Vec::new(),
             connect_waiters: Vec::new(),
@@ -130,7 +130,7 @@ impl Client {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_listener;
             inner.next_listener += 1;
-            inner.listeners.push(Listener {
+            Rc::make_mut(&mut inner.listeners).push(Listener {
                 id,
                 event,
                 callback: listener,
@@ -140,7 +140,7 @@ impl Client {
         let weak = Rc::downgrade(&self.inner);
         Closure::once_into_js(move || {
             if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().listeners.retain(|l| l.id != id);
+                Rc::make_mut(&mut shared.borrow_mut().listeners).retain(|l| l.id != id);
             }
         })
         .unchecked_into()

@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{ClientConfig, PublishOptions, PublishReceipt, Stats};
 use wsguard_protocol::Frame;
 
-use super::payload::{get, set, whole_number, JsPayload};
+use super::payload::{get, set, whole, JsPayload};
 
 fn number(target: &JsValue, key: &str) -> Option<f64> {
     get(target, key)
@@ -119,13 +119,19 @@ pub(crate) fn frame_from(
     kind: String,
     id: Option<String>,
     room: Option<String>,
-    seq: &JsValue,
-    data: JsValue,
+    seq: f64,
 ) -> Frame<JsPayload> {
+    // A room message's `data` is only ever handed to listeners, inside the parsed
+    // object: it is not read out of it (one lookup less per message).
+    let data = if kind == wsguard_protocol::kind::MESSAGE {
+        JsValue::UNDEFINED
+    } else {
+        get(&envelope, "data")
+    };
     let mut frame = Frame::new(kind);
     frame.id = id;
     frame.room = room;
-    frame.seq = whole_number(seq);
+    frame.seq = whole(seq);
     // `ts` and `from` are not needed by the core: listeners get the parsed object itself.
     let mut payload = JsPayload::new(data);
     payload.envelope = Some(envelope);

@@ -1,8 +1,8 @@
 //! The core's events handed to the user's listeners. A listener that throws is
 //! reported on `error` and never breaks the client.
 
-use crate::prelude::*;
-use js_sys::{Array, Function};
+use alloc::rc::Rc;
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::Event;
@@ -79,17 +79,13 @@ pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
     if event == "error" {
         count_error(&mut shared.borrow_mut());
     }
-    let callbacks: Vec<Function> = shared
-        .borrow()
-        .listeners
+    // The listeners as they are now; user code may add or remove some meanwhile.
+    let listeners = Rc::clone(&shared.borrow().listeners);
+    for callback in listeners
         .iter()
         .filter(|l| l.event == event)
-        .map(|l| l.callback.clone())
-        .collect();
-    if callbacks.is_empty() {
-        return;
-    }
-    for callback in callbacks {
+        .map(|l| &l.callback)
+    {
         let called = match args {
             [one] => callback.call1(&JsValue::NULL, one),
             [one, two] => callback.call2(&JsValue::NULL, one, two),

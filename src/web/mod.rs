@@ -25,6 +25,7 @@ mod types;
 
 use alloc::rc::Rc;
 use core::cell::RefCell;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
@@ -51,6 +52,7 @@ type PageListener = (
     Closure<dyn FnMut(web_sys::Event)>,
 );
 
+#[derive(Clone)]
 struct Listener {
     id: u32,
     event: String,
@@ -61,7 +63,9 @@ struct Inner {
     core: Core<JsPayload>,
     url: String,
     socket: Option<(SocketId, BrowserSocket)>,
-    listeners: Vec<Listener>,
+    /// Shared with an `emit` under way, which calls the listeners registered when
+    /// it started (changed copy-on-write: an emit clones no callback).
+    listeners: Rc<Vec<Listener>>,
     next_listener: u32,
     /// Promise callbacks of the requests under way (a Vec: few at a time, and no
     /// hash map in the wasm).
@@ -117,6 +121,18 @@ extern "C" {
     fn performance_now() -> f64;
 }
 
+/// The core's clock: `performance.now()` in whole ms.
 fn now() -> Millis {
-    performance_now() as Millis
+    at(performance_now())
+}
+
+/// The last time given to a core: inputs never go back in time (an event's
+/// `timeStamp` is when it was queued, which can be before a timer that ran first).
+static CLOCK: AtomicU64 = AtomicU64::new(0);
+
+/// A browser timestamp on `performance.now()`'s time origin (an event's
+/// `timeStamp`) as the core's clock, never behind a time already given.
+fn at(ms: f64) -> Millis {
+    let ms = ms as Millis;
+    CLOCK.fetch_max(ms, Relaxed).max(ms)
 }

@@ -59,10 +59,12 @@ pub(crate) fn unsigned(target: &JsValue, key: &str) -> Option<u64> {
 
 /// A number that is a non-negative integer.
 pub(crate) fn whole_number(value: &JsValue) -> Option<u64> {
-    value
-        .as_f64()
-        .filter(|n| *n >= 0.0 && *n == (*n as u64) as f64)
-        .map(|n| n as u64)
+    whole(value.as_f64()?)
+}
+
+/// `n` if it is a non-negative integer.
+pub(crate) fn whole(n: f64) -> Option<u64> {
+    (n >= 0.0 && n == (n as u64) as f64).then_some(n as u64)
 }
 
 impl Payload for JsPayload {

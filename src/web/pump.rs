@@ -15,14 +15,23 @@ use super::later::when_settled;
 use super::payload::JsPayload;
 use super::share;
 use super::socket::{BrowserSocket, SocketEvent};
-use super::{now, Inner, Shared};
+use super::{at, now, Inner, Shared};
 
 /// Feeds one input to the core, then carries out its outputs. The live socket is
 /// checked first: one that stopped being open (the server's close frame arrived)
 /// is reported as closing, so the core never decides on a socket it cannot write.
 pub(super) fn feed<T>(shared: &Shared, input: impl FnOnce(&mut Core<JsPayload>, Millis) -> T) -> T {
     notice_closing(shared);
-    let result = input(&mut shared.borrow_mut().core, now());
+    feed_at(shared, now(), input)
+}
+
+/// [`feed`] at a given time, without the socket check (its caller knows).
+fn feed_at<T>(
+    shared: &Shared,
+    now: Millis,
+    input: impl FnOnce(&mut Core<JsPayload>, Millis) -> T,
+) -> T {
+    let result = input(&mut shared.borrow_mut().core, now);
     pump(shared);
     result
 }
@@ -46,9 +55,25 @@ pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, eve
             inner.socket = None;
         }
     }
+    if let SocketEvent::Frame {
+        frame,
+        received_at,
+        closing,
+    } = event
+    {
+        // The listener read the time and `readyState` where it ran (two calls
+        // from the wasm per message saved).
+        feed_at(&shared, at(received_at), |core, now| {
+            if closing {
+                core.on_socket_closing(socket, now);
+            }
+            core.on_frame(socket, frame, now);
+        });
+        return;
+    }
     feed(&shared, |core, now| match event {
         SocketEvent::Open => core.on_socket_open(socket, now),
-        SocketEvent::Frame(frame) => core.on_frame(socket, frame, now),
+        SocketEvent::Frame { .. } => {}
         SocketEvent::Unreadable => web_sys::console::warn_1(
             &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
         ),

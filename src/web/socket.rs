@@ -15,16 +15,33 @@ use super::payload::JsPayload;
 
 // The `message` listener in JS: the text parsed where it is (never copied into the
 // wasm memory) and the fields the core needs passed as arguments, in one call into
-// the wasm per frame.
+// the wasm per frame, with the event's time and whether the socket is still open
+// (read here, they cost no call out of the wasm). The strings that repeat cross
+// once: `type` is left out when it is "message", and a room is a number after its
+// first frame (up to ROOMS of them per socket; past that, names cross every time).
 #[wasm_bindgen(inline_js = r#"
+const ROOMS = 64;
 export function listen_frames(ws, deliver) {
   const text = (x) => (typeof x === "string" ? x : undefined);
+  const rooms = new Map();
   const listener = (event) => {
     if (typeof event.data !== "string") return;
     let v;
     try { v = JSON.parse(event.data); } catch {}
-    if (typeof v !== "object" || v === null || typeof v.type !== "string") return deliver();
-    deliver(v, v.type, text(v.id), text(v.room), v.seq, v.data);
+    if (typeof v !== "object" || v === null || typeof v.type !== "string") {
+      return deliver(null, undefined, undefined, 0, undefined, -1, -1, false);
+    }
+    let room = 0, name;
+    if (typeof v.room === "string") {
+      room = rooms.get(v.room);
+      if (room === undefined) {
+        name = v.room;
+        room = rooms.size < ROOMS ? rooms.set(name, rooms.size + 1).size : 0;
+      }
+    }
+    const type = v.type === "message" ? undefined : v.type;
+    const seq = typeof v.seq === "number" ? v.seq : -1;
+    deliver(v, type, text(v.id), room, name, seq, event.timeStamp, ws.readyState !== 1);
   };
   ws.addEventListener("message", listener);
   return listener;
@@ -35,10 +52,14 @@ extern "C" {
     fn listen_frames(ws: &WebSocket, deliver: &JsValue) -> JsValue;
 }
 
-/// What the `message` listener hands over: the parsed object, `type`, `id`,
-/// `room`, `seq`, `data` (no type: not a JSON object with a string `type`).
-type FrameListener =
-    Closure<dyn FnMut(JsValue, Option<String>, Option<String>, Option<String>, JsValue, JsValue)>;
+/// What the `message` listener hands over: the parsed object, `type` (none:
+/// "message"), `id`, the room's number (0: none or not numbered) and its name when
+/// it crosses (first frame of a numbered room, or not numbered), `seq` (-1 when not
+/// a number), the event's `timeStamp` (-1: not a JSON object with a string `type`)
+/// and whether `readyState` was past open.
+type FrameListener = Closure<
+    dyn FnMut(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool),
+>;
 
 #[wasm_bindgen]
 extern "C" {
@@ -68,8 +89,13 @@ pub(crate) fn live_listeners() -> u32 {
 /// What a socket reports.
 pub(crate) enum SocketEvent {
     Open,
-    /// A text frame, parsed.
-    Frame(Frame<JsPayload>),
+    /// A text frame, parsed; when it was received (`performance.now()`'s origin)
+    /// and whether the socket had stopped being open by then.
+    Frame {
+        frame: Frame<JsPayload>,
+        received_at: f64,
+        closing: bool,
+    },
     /// A text frame that is not a JSON object with a string `type`.
     Unreadable,
     /// `readyState` has stayed `CLOSING` (or `CLOSED`) for a whole watch period
@@ -108,13 +134,18 @@ impl BrowserSocket {
         let handler = on_event.clone();
         socket.listen("open", move |_| handler(SocketEvent::Open))?;
         let handler = on_event.clone();
+        let mut rooms = RoomNames::default();
         let deliver: FrameListener = Closure::new(
-            move |envelope, kind: Option<String>, id, room, seq: JsValue, data| {
-                handler(match kind {
-                    Some(kind) => {
-                        SocketEvent::Frame(frame_from(envelope, kind, id, room, &seq, data))
-                    }
-                    None => SocketEvent::Unreadable,
+            move |envelope, kind: Option<String>, id, room: u32, name, seq, at: f64, closing| {
+                if at < 0.0 {
+                    return handler(SocketEvent::Unreadable);
+                }
+                let kind = kind.unwrap_or_else(|| wsguard_protocol::kind::MESSAGE.to_owned());
+                let room = rooms.name(room, name);
+                handler(SocketEvent::Frame {
+                    frame: frame_from(envelope, kind, id, room, seq),
+                    received_at: at,
+                    closing,
                 });
             },
         );
@@ -221,6 +252,26 @@ impl Drop for BrowserSocket {
         }
         if self.ws.ready_state() <= WebSocket::OPEN {
             let _ = self.ws.close();
+        }
+    }
+}
+
+/// The names of the rooms the `message` listener numbered, in order (it numbers at
+/// most 64 per socket).
+#[derive(Default)]
+struct RoomNames(Vec<String>);
+
+impl RoomNames {
+    /// The room of a frame: numbered `room` (from 1; its name comes with its first
+    /// frame), or the `name` that came with it, or none.
+    fn name(&mut self, room: u32, name: Option<String>) -> Option<String> {
+        match (room, name) {
+            (0, name) => name,
+            (_, Some(name)) => {
+                self.0.push(name.clone());
+                Some(name)
+            }
+            (n, None) => self.0.get(n as usize - 1).cloned(),
         }
     }
 }
