@@ -292,6 +292,64 @@ async fn two_clients_chat_in_a_room_with_seq() {
     bob.close();
 }
 
+/// The socket's listener numbers the first 64 rooms of a socket and passes the
+/// names of the others every time: past 64 rooms, every message still counts in
+/// its own room (none taken for a duplicate of another room's) and a resume asks
+/// each room from its own last seq.
+#[wasm_bindgen_test]
+async fn messages_of_more_rooms_than_the_listener_numbers_keep_their_rooms() {
+    let reader = client(&format!(
+        r#"{{"token":"rooms-{}","backoff":{{"initialMs":100,"jitter":0}}}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    ));
+    let writer = client(&user("writer"));
+    ok(reader.connect()).await;
+    ok(writer.connect()).await;
+    let run = (js_sys::Math::random() * 1e9) as u64;
+    let rooms: Vec<String> = (0..70).map(|n| format!("many:{run}:{n}")).collect();
+    for room in &rooms {
+        ok(reader.join(room)).await;
+        ok(writer.join(room)).await;
+    }
+    let messages = Recorder::on(&reader, "message");
+    for n in 1..=2 {
+        for room in &rooms {
+            ok(writer.publish(room, json(&n.to_string()), None)).await;
+        }
+    }
+    wait_for("two messages in each of 70 rooms", 10_000, || {
+        messages.len() == 140
+    })
+    .await;
+    for (i, room) in rooms.iter().enumerate() {
+        let seqs: Vec<f64> = messages
+            .all(0)
+            .iter()
+            .filter(|m| get(m, "room") == room.as_str())
+            .map(|m| get(m, "seq").as_f64().unwrap())
+            .collect();
+        assert_eq!(seqs, [1.0, 2.0], "room {i}");
+    }
+
+    let resumed = Recorder::on(&reader, "resumed");
+    reader.drop_connection();
+    let (first, last) = (&rooms[0], &rooms[69]);
+    ok(writer.publish(first, json("3"), None)).await;
+    ok(writer.publish(last, json("3"), None)).await;
+    wait_for("the resumed report", 10_000, || resumed.len() == 1).await;
+    wait_for("the two missed messages", 5_000, || messages.len() == 142).await;
+    let report = get(&resumed.arg(0, 0), "rooms");
+    for room in [first, last] {
+        assert_eq!(
+            get(&get(&report, room), "from"),
+            3,
+            "{room} resumes after seq 2"
+        );
+    }
+    reader.close();
+    writer.close();
+}
+
 #[wasm_bindgen_test]
 async fn a_dropped_connection_resumes_and_gets_what_it_missed_exactly_once() {
     let reader = client(&format!(
