@@ -292,19 +292,26 @@ async fn two_clients_chat_in_a_room_with_seq() {
     bob.close();
 }
 
+/// A connected reader (a fresh user, reconnecting after `initial_ms` without
+/// jitter) and a connected writer.
+async fn reader_and_writer(name: &str, initial_ms: u32) -> (Client, Client) {
+    let reader = client(&format!(
+        r#"{{"token":"{name}-{}","backoff":{{"initialMs":{initial_ms},"jitter":0}}}}"#,
+        (js_sys::Math::random() * 1e9) as u64
+    ));
+    let writer = client(&user("writer"));
+    ok(reader.connect()).await;
+    ok(writer.connect()).await;
+    (reader, writer)
+}
+
 /// The socket's listener numbers the first 64 rooms of a socket and passes the
 /// names of the others every time: past 64 rooms, every message still counts in
 /// its own room (none taken for a duplicate of another room's) and a resume asks
 /// each room from its own last seq.
 #[wasm_bindgen_test]
 async fn messages_of_more_rooms_than_the_listener_numbers_keep_their_rooms() {
-    let reader = client(&format!(
-        r#"{{"token":"rooms-{}","backoff":{{"initialMs":100,"jitter":0}}}}"#,
-        (js_sys::Math::random() * 1e9) as u64
-    ));
-    let writer = client(&user("writer"));
-    ok(reader.connect()).await;
-    ok(writer.connect()).await;
+    let (reader, writer) = reader_and_writer("rooms", 100).await;
     let run = (js_sys::Math::random() * 1e9) as u64;
     let rooms: Vec<String> = (0..70).map(|n| format!("many:{run}:{n}")).collect();
     for room in &rooms {
@@ -352,13 +359,7 @@ async fn messages_of_more_rooms_than_the_listener_numbers_keep_their_rooms() {
 
 #[wasm_bindgen_test]
 async fn a_dropped_connection_resumes_and_gets_what_it_missed_exactly_once() {
-    let reader = client(&format!(
-        r#"{{"token":"reader-{}","backoff":{{"initialMs":300,"jitter":0}}}}"#,
-        (js_sys::Math::random() * 1e9) as u64
-    ));
-    let writer = client(&user("writer"));
-    ok(reader.connect()).await;
-    ok(writer.connect()).await;
+    let (reader, writer) = reader_and_writer("reader", 300).await;
     let room = format!("resume:{}", (js_sys::Math::random() * 1e9) as u64);
     ok(reader.join(&room)).await;
     ok(writer.join(&room)).await;
