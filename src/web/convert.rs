@@ -112,21 +112,24 @@ pub(crate) fn error(code: &str, message: &str) -> JsValue {
 }
 
 /// A received frame from the fields the socket's listener read on the JS side
-/// (`socket::listen_frames`): the parsed object, its `type`, `id`, `room` (strings
-/// or absent), `seq` and `data`.
+/// (`socket::listen_frames`): the parsed object, its `type` (absent: "message"),
+/// `id` and `room` (strings or absent) and `seq` (-1: absent); `data` is read out
+/// of the object here when the frame is not a room message.
 pub(crate) fn frame_from(
     envelope: JsValue,
-    kind: String,
+    kind: Option<String>,
     id: Option<String>,
     room: Option<String>,
     seq: f64,
 ) -> Frame<JsPayload> {
-    // A room message's `data` is only ever handed to listeners, inside the parsed
-    // object: it is not read out of it (one lookup less per message).
-    let data = if kind == wsguard_protocol::kind::MESSAGE {
-        JsValue::UNDEFINED
-    } else {
-        get(&envelope, "data")
+    // No `kind`: a room message, whose `data` is only ever handed to listeners
+    // inside the parsed object, never read out of it (one lookup less per message).
+    let (kind, data) = match kind {
+        Some(kind) => (kind, get(&envelope, "data")),
+        None => (
+            wsguard_protocol::kind::MESSAGE.to_owned(),
+            JsValue::UNDEFINED,
+        ),
     };
     let mut frame = Frame::new(kind);
     frame.id = id;

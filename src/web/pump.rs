@@ -55,25 +55,24 @@ pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, eve
             inner.socket = None;
         }
     }
-    if let SocketEvent::Frame {
-        frame,
-        received_at,
-        closing,
-    } = event
-    {
-        // The listener read the time and `readyState` where it ran (two calls
-        // from the wasm per message saved).
-        feed_at(&shared, at(received_at), |core, now| {
+    // A frame comes with the time and `readyState` its listener read where it ran
+    // (two calls from the wasm per message saved); any other event checks the
+    // socket here, as every input does.
+    let now = match &event {
+        SocketEvent::Frame { received_at, .. } => at(*received_at),
+        _ => {
+            notice_closing(&shared);
+            now()
+        }
+    };
+    feed_at(&shared, now, |core, now| match event {
+        SocketEvent::Open => core.on_socket_open(socket, now),
+        SocketEvent::Frame { frame, closing, .. } => {
             if closing {
                 core.on_socket_closing(socket, now);
             }
             core.on_frame(socket, frame, now);
-        });
-        return;
-    }
-    feed(&shared, |core, now| match event {
-        SocketEvent::Open => core.on_socket_open(socket, now),
-        SocketEvent::Frame { .. } => {}
+        }
         SocketEvent::Unreadable => web_sys::console::warn_1(
             &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
         ),

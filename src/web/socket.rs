@@ -140,7 +140,6 @@ impl BrowserSocket {
                 if at < 0.0 {
                     return handler(SocketEvent::Unreadable);
                 }
-                let kind = kind.unwrap_or_else(|| wsguard_protocol::kind::MESSAGE.to_owned());
                 let room = rooms.name(room, name);
                 handler(SocketEvent::Frame {
                     frame: frame_from(envelope, kind, id, room, seq),
