@@ -73,60 +73,51 @@ for (let at = 8; at < bytes.length; ) {
 const renamed = { imports: new Map(), exports: new Map() };
 const names = shortNames();
 
-// Import section (id 2): module, field, then the import's description.
-function rewriteImports(body) {
+// A section that is a vector of entries: each entry rewritten by `entry(at)`,
+// which returns its new bytes and where the next entry starts.
+function rewriteVector(body, section, entry) {
   const [count, first] = readU32(body, 0);
   const parts = [u32(count)];
   let at = first;
   for (let i = 0; i < count; i++) {
-    const [module, afterModule] = readName(body, at);
-    const [field, afterField] = readName(body, afterModule);
-    const descStart = afterField;
-    let end;
-    const kind = body[descStart];
-    if (kind === 0x00) end = readU32(body, descStart + 1)[1]; // func: type index
-    else if (kind === 0x01) { // table: reftype, limits
-      const flags = body[descStart + 2];
-      end = readU32(body, descStart + 3)[1];
-      if (flags & 1) end = readU32(body, end)[1];
-    } else if (kind === 0x02) { // memory: limits
-      const flags = body[descStart + 1];
-      end = readU32(body, descStart + 2)[1];
-      if (flags & 1) end = readU32(body, end)[1];
-    } else if (kind === 0x03) end = descStart + 3; // global: valtype, mut
-    else throw new Error(`import ${module}.${field}: kind ${kind} not handled`);
-    let newField = field;
-    if (module === GLUE_MODULE) {
-      if (!renamed.imports.has(field)) renamed.imports.set(field, names.next().value);
-      newField = renamed.imports.get(field);
-    }
-    const newModule = module === GLUE_MODULE ? GLUE_MODULE_SHORT : module;
-    parts.push(name(newModule), name(newField), body.subarray(descStart, end));
+    const [bytes, end] = entry(at);
+    parts.push(...bytes);
     at = end;
   }
-  if (at !== body.length) throw new Error("import section: trailing bytes");
+  if (at !== body.length) throw new Error(`${section} section: trailing bytes`);
   return Buffer.concat(parts);
 }
 
-// Export section (id 7): field, kind, index.
-function rewriteExports(body) {
-  const [count, first] = readU32(body, 0);
-  const parts = [u32(count)];
-  let at = first;
-  for (let i = 0; i < count; i++) {
-    const [field, afterField] = readName(body, at);
-    const end = readU32(body, afterField + 1)[1];
-    let newField = field;
-    if (!KEEP_EXPORTS.has(field)) {
-      newField = names.next().value;
-      renamed.exports.set(field, newField);
-    }
-    parts.push(name(newField), body.subarray(afterField, end));
-    at = end;
-  }
-  if (at !== body.length) throw new Error("export section: trailing bytes");
-  return Buffer.concat(parts);
+// Limits (of a table or a memory): flags, minimum, maximum if flags say so.
+function limitsEnd(body, at) {
+  const end = readU32(body, at + 1)[1];
+  return body[at] & 1 ? readU32(body, end)[1] : end;
 }
+
+// Import section (id 2): module, field, then the import's description.
+const rewriteImports = (body) => rewriteVector(body, "import", (at) => {
+  const [module, afterModule] = readName(body, at);
+  const [field, desc] = readName(body, afterModule);
+  const kind = body[desc];
+  let end;
+  if (kind === 0x00) end = readU32(body, desc + 1)[1]; // func: type index
+  else if (kind === 0x01) end = limitsEnd(body, desc + 2); // table: reftype, limits
+  else if (kind === 0x02) end = limitsEnd(body, desc + 1); // memory: limits
+  else if (kind === 0x03) end = desc + 3; // global: valtype, mut
+  else throw new Error(`import ${module}.${field}: kind ${kind} not handled`);
+  if (module !== GLUE_MODULE) return [[body.subarray(at, end)], end];
+  if (!renamed.imports.has(field)) renamed.imports.set(field, names.next().value);
+  return [[name(GLUE_MODULE_SHORT), name(renamed.imports.get(field)), body.subarray(desc, end)], end];
+});
+
+// Export section (id 7): field, kind, index.
+const rewriteExports = (body) => rewriteVector(body, "export", (at) => {
+  const [field, desc] = readName(body, at);
+  const end = readU32(body, desc + 1)[1];
+  if (KEEP_EXPORTS.has(field)) return [[body.subarray(at, end)], end];
+  renamed.exports.set(field, names.next().value);
+  return [[name(renamed.exports.get(field)), body.subarray(desc, end)], end];
+});
 
 const out = [bytes.subarray(0, 8)];
 for (const { id, body } of sections) {
