@@ -53,7 +53,7 @@ fi
 #    (minified, then gzipped). Exported names stay; measured -2.9 KB gzipped
 #    (bench/SIZE.md). The duplicate key esbuild would warn about is wasm-bindgen's
 #    (one snippet imported under two names), harmless.
-for js in pkg/wsguard.js pkg/snippets/*/*.js; do
+for js in pkg/wsguard.js $(find pkg/snippets -name '*.js' 2>/dev/null); do
   [ -f "$js" ] || continue
   esbuild "$js" --minify --format=esm --log-level=warning \
     --log-override:duplicate-object-key=silent --outfile="$js.min" --allow-overwrite

@@ -148,10 +148,7 @@ impl Recorder {
         let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |a, b| {
             sink.borrow_mut().push(vec![a, b]);
         });
-        let off = client.on(
-            event.into(),
-            closure.as_ref().unchecked_ref::<Function>().clone(),
-        );
+        let off = client.on(event, closure.as_ref().unchecked_ref::<Function>());
         Self {
             calls,
             _closure: closure,
@@ -520,7 +517,7 @@ async fn a_server_that_never_welcomes_trips_the_welcome_timeout() {
 async fn a_throwing_handler_is_reported_and_never_breaks_the_client() {
     let client = client(&user("thrower"));
     let thrower = Function::new_no_args("throw new Error('boom')");
-    let _off = client.on("state".into(), thrower);
+    let _off = client.on("state", &thrower);
     let errors = Recorder::on(&client, "error");
     ok(client.connect()).await;
     assert_eq!(client.state(), "open");

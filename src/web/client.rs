@@ -2,22 +2,21 @@
 //! then pumps its outputs.
 
 use crate::prelude::*;
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use core::cell::RefCell;
 
 use js_sys::{Function, Promise};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{Client as Core, ClientState, Millis, RequestId, SendOutcome};
 
 use super::convert::{self, error};
 use super::durable;
-use super::page::watch_page;
+use super::host::{Host, HostEvent, OnFrame, OnHost};
 use super::payload::{self, JsPayload};
-use super::pump::{feed, notice_closing, pump};
+use super::pump::{self, feed, notice_closing, pump};
 use super::share::{self, Op};
-use super::{now, Inner, Listener, Shared};
+use super::{now, Inner, Shared};
 
 /// A guarded WebSocket connection to a wsguard server.
 #[wasm_bindgen]
@@ -46,37 +45,52 @@ impl Client {
         let (request_timeout_ms, queue_limit) = (config.request_timeout_ms, config.queue_limit);
         let share_token = config.token.clone().unwrap_or_default();
         let core = Core::new(config, Box::new(js_sys::Math::random));
-        let inner = Rc::new(RefCell::new(Inner {
-            core,
-            url,
-            socket: None,
-            listeners: Rc::default(),
-            next_listener: 1,
-            pending: Vec::new(),
-            connect_waiters: Vec::new(),
-            token_provider,
-            timer: None,
-            timer_callback: None,
-            page_listeners: Vec::new(),
-            store: None,
-            shown: ClientState::Idle,
-            share_group: share::group_option(options),
-            share_token,
-            share: None,
-            request_timeout_ms,
-            queue_limit,
-        }));
-        let weak = Rc::downgrade(&inner);
-        let on_timer = Closure::<dyn FnMut()>::new(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.borrow_mut().timer = None;
-                feed(&shared, |core, now| core.handle_timeout(now));
-                share::on_timeout(&shared, now());
-                pump(&shared);
-            }
+        let share_group = share::group_option(options);
+        let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
+            let on_host = {
+                let weak = weak.clone();
+                OnHost::new(move |what, n, a, b| {
+                    if let (Some(shared), Some(event)) =
+                        (weak.upgrade(), HostEvent::read(what, n, a, &b))
+                    {
+                        pump::on_host(&shared, event);
+                    }
+                })
+            };
+            let weak = weak.clone();
+            let on_frame = OnFrame::new(move |envelope, kind, id, room, name, seq, at, closing| {
+                let Some(shared) = weak.upgrade() else { return };
+                let frame = {
+                    let mut inner = shared.borrow_mut();
+                    let Some((socket, browser_socket)) = inner.socket.as_mut() else {
+                        return;
+                    };
+                    let room = browser_socket.rooms.name(room, name);
+                    (*socket, convert::frame_from(envelope, kind, id, room, seq))
+                };
+                pump::on_frame(&shared, frame, at, closing);
+            });
+            let host = Host::new(on_host.as_ref(), on_frame.as_ref());
+            RefCell::new(Inner {
+                core,
+                url,
+                socket: None,
+                pending: Vec::new(),
+                connect_waiters: Vec::new(),
+                next_promise: 0,
+                token_provider,
+                timer: None,
+                host,
+                _callbacks: (on_host, on_frame),
+                store: None,
+                shown: ClientState::Idle,
+                share_group,
+                share_token,
+                share: None,
+                request_timeout_ms,
+                queue_limit,
+            })
         });
-        inner.borrow_mut().timer_callback = Some(on_timer);
-        watch_page(&inner);
         if persist {
             let url = inner.borrow().url.clone();
             durable::open(&inner, &url, user);
@@ -125,25 +139,12 @@ impl Client {
     /// Registers a listener; returns a function that removes it. A listener that
     /// throws is reported on `error` and never breaks the client.
     #[wasm_bindgen(skip_typescript)]
-    pub fn on(&self, event: String, listener: Function) -> Function {
-        let id = {
-            let mut inner = self.inner.borrow_mut();
-            let id = inner.next_listener;
-            inner.next_listener += 1;
-            Rc::make_mut(&mut inner.listeners).push(Listener {
-                id,
-                event,
-                callback: listener,
-            });
-            id
-        };
-        let weak = Rc::downgrade(&self.inner);
-        Closure::once_into_js(move || {
-            if let Some(shared) = weak.upgrade() {
-                Rc::make_mut(&mut shared.borrow_mut().listeners).retain(|l| l.id != id);
-            }
-        })
-        .unchecked_into()
+    pub fn on(&self, event: &str, listener: &Function) -> Function {
+        self.inner
+            .borrow()
+            .host
+            .listen(event, listener)
+            .unchecked_into()
     }
 
     /// Connects; resolves with the first welcome, rejects on a final close.
@@ -163,10 +164,12 @@ impl Client {
         if let Some(welcome) = welcome {
             return Promise::resolve(&welcome);
         }
-        let shared = self.inner.clone();
-        let promise = Promise::new(&mut |resolve, reject| {
-            shared.borrow_mut().connect_waiters.push((resolve, reject));
-        });
+        let promise = {
+            let mut inner = self.inner.borrow_mut();
+            let (n, promise) = inner.promise();
+            inner.connect_waiters.push(n);
+            promise
+        };
         if sharing {
             // The leader lock decides who opens the socket.
             share::start(&self.inner);
@@ -316,13 +319,14 @@ impl Client {
 
     /// Starts a request and keeps its promise's callbacks until the core resolves it.
     fn track(&self, start: impl FnOnce(&mut Core<JsPayload>, Millis) -> RequestId) -> Promise {
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
         notice_closing(&self.inner);
-        let request = start(&mut self.inner.borrow_mut().core, now());
-        if let Some(callbacks) = slot {
-            self.inner.borrow_mut().pending.push((request, callbacks));
-        }
+        let promise = {
+            let mut inner = self.inner.borrow_mut();
+            let (n, promise) = inner.promise();
+            let request = start(&mut inner.core, now());
+            inner.pending.push((request, n));
+            promise
+        };
         pump(&self.inner);
         promise
     }

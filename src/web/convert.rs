@@ -1,12 +1,13 @@
 //! Conversions between JavaScript values and the core's types.
 
 use crate::prelude::*;
-use js_sys::{Object, JSON};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{ClientConfig, PublishOptions, PublishReceipt, Stats};
 use wsguard_protocol::Frame;
 
+use super::host;
 use super::payload::{get, set, whole, JsPayload};
 
 fn number(target: &JsValue, key: &str) -> Option<f64> {
@@ -88,27 +89,17 @@ pub(crate) fn publish_options(options: &JsValue) -> PublishOptions {
 
 /// `{ seq, key, duplicate }`, with `room` too for the `published` event.
 pub(crate) fn receipt_object(receipt: &PublishReceipt, with_room: bool) -> JsValue {
-    let receipt_fields = [
-        ("seq", JsValue::from_f64(receipt.seq as f64)),
-        ("key", JsValue::from_str(&receipt.key)),
-        ("duplicate", JsValue::from_bool(receipt.duplicate)),
-    ];
-    let object = object(&receipt_fields);
-    if with_room {
-        set(
-            object.unchecked_ref(),
-            "room",
-            &JsValue::from_str(&receipt.room),
-        );
-    }
-    object
+    host::receipt(
+        receipt.seq as f64,
+        &receipt.key,
+        receipt.duplicate,
+        with_room.then_some(receipt.room.as_str()),
+    )
 }
 
 /// An `Error` with a `code` property JS can branch on.
 pub(crate) fn error(code: &str, message: &str) -> JsValue {
-    let error = js_sys::Error::new(message);
-    set(&error, "code", &JsValue::from_str(code));
-    error.into()
+    host::fail(code, message)
 }
 
 /// A received frame from the fields the socket's listener read on the JS side
@@ -148,42 +139,24 @@ pub(crate) fn frame_object(frame: &Frame<JsPayload>) -> JsValue {
     if let Some(envelope) = frame.data.as_ref().and_then(|d| d.envelope.clone()) {
         return envelope;
     }
-    let object = Object::new();
-    set(&object, "type", &JsValue::from_str(&frame.kind));
-    let optional = [
-        ("id", &frame.id),
-        ("room", &frame.room),
-        ("from", &frame.from),
-        ("key", &frame.key),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            set(&object, key, &JsValue::from_str(value));
-        }
-    }
-    if let Some(data) = &frame.data {
-        set(&object, "data", &data.value);
-    }
-    if let Some(ts) = frame.ts {
-        set(&object, "ts", &JsValue::from_f64(ts as f64));
-    }
-    if let Some(seq) = frame.seq {
-        set(&object, "seq", &JsValue::from_f64(seq as f64));
-    }
-    object.into()
+    host::frame(
+        &frame.kind,
+        frame.id.as_deref(),
+        frame.room.as_deref(),
+        frame.from.as_deref(),
+        frame.key.as_deref(),
+        frame
+            .data
+            .as_ref()
+            .map_or(&JsValue::UNDEFINED, |d| &d.value),
+        frame.ts.map(|ts| ts as f64),
+        frame.seq.map(|seq| seq as f64),
+    )
 }
 
 /// Serializes a frame for the wire (a JS string, handed to the socket as it is).
 pub(crate) fn frame_text(frame: &Frame<JsPayload>) -> Option<JsValue> {
-    JSON::stringify(&frame_object(frame))
-        .ok()
-        .map(JsValue::from)
-}
-
-/// `{"retry_after_ms":N}` from a close reason.
-pub(crate) fn retry_after(reason: &str) -> Option<u64> {
-    let value = JSON::parse(reason).ok()?;
-    number(&value, "retry_after_ms").map(|n| n as u64)
+    Some(host::text(&frame_object(frame))).filter(|text| !text.is_undefined())
 }
 
 /// Builds an object from key/value pairs.
@@ -196,15 +169,15 @@ pub(crate) fn object(entries: &[(&str, JsValue)]) -> JsValue {
 }
 
 pub(crate) fn stats_object(stats: Stats) -> JsValue {
-    let n = |v: u64| JsValue::from_f64(v as f64);
-    object(&[
-        ("sent", n(stats.sent)),
-        ("received", n(stats.received)),
-        ("queued", n(stats.queued)),
-        ("dropped", n(stats.dropped)),
-        ("reconnects", n(stats.reconnects)),
-        ("errors", n(stats.errors)),
-        ("rttMs", stats.rtt_ms.map_or(JsValue::NULL, n)),
-        ("persisted", n(stats.persisted)),
-    ])
+    let n = |v: u64| v as f64;
+    host::stats(
+        n(stats.sent),
+        n(stats.received),
+        n(stats.queued),
+        n(stats.dropped),
+        n(stats.reconnects),
+        n(stats.errors),
+        stats.rtt_ms.map(n),
+        n(stats.persisted),
+    )
 }

@@ -1,15 +1,15 @@
 //! The core's events handed to the user's listeners. A listener that throws is
 //! reported on `error` and never breaks the client.
 
-use alloc::rc::Rc;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::Event;
 
-use super::convert::{error, frame_object, object, receipt_object};
+use super::convert::{error, frame_object, receipt_object};
+use super::host;
 use super::payload::{self, set, JsPayload};
-use super::share::{count_error, on_close, on_welcome, set_state};
+use super::share::{count_errors, on_close, on_welcome, set_state};
 use super::Shared;
 
 pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
@@ -63,45 +63,25 @@ pub(super) fn connection_event(event: &Event<JsPayload>) -> Option<(&'static str
             reason,
         } => Some((
             "reconnecting",
-            object(&[
-                ("attempt", (*attempt).into()),
-                ("delayMs", JsValue::from_f64(*delay_ms as f64)),
-                ("code", (*code).into()),
-                ("reason", reason.as_str().into()),
-            ]),
+            host::reconnecting(*attempt, *delay_ms as f64, *code, reason),
         )),
         Event::Error { code, message } => Some(("error", error(code, message))),
         _ => None,
     }
 }
 
+/// Calls the listeners of `event` (in JS, `host.js`); a listener that throws is
+/// reported on `error`. No borrow is held while they run: they may call back in.
 pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
-    if event == "error" {
-        count_error(&mut shared.borrow_mut());
-    }
-    // The listeners as they are now; user code may add or remove some meanwhile.
-    let listeners = Rc::clone(&shared.borrow().listeners);
-    for callback in listeners
-        .iter()
-        .filter(|l| l.event == event)
-        .map(|l| &l.callback)
-    {
-        let called = match args {
-            [one] => callback.call1(&JsValue::NULL, one),
-            [one, two] => callback.call2(&JsValue::NULL, one, two),
-            _ => callback.apply(&JsValue::NULL, &args.iter().collect::<Array>()),
-        };
-        if let Err(thrown) = called {
-            if event == "error" {
-                web_sys::console::error_2(&"wsguard: an error listener threw".into(), &thrown);
-            } else {
-                let err = error(
-                    "handler_error",
-                    &["a `", event, "` listener threw"].concat(),
-                );
-                let _ = js_sys::Reflect::set(&err, &"cause".into(), &thrown);
-                emit(shared, "error", &[err]);
-            }
-        }
-    }
+    let host: host::Host = shared.borrow().host.clone().unchecked_into();
+    let none = JsValue::UNDEFINED;
+    let thrown = match args {
+        [one] => host.emit(event, 1, one, &none),
+        [one, two] => host.emit(event, 2, one, two),
+        _ => host.emit(event, 3, &args.iter().collect::<Array>(), &none),
+    };
+    count_errors(
+        &mut shared.borrow_mut(),
+        thrown + u32::from(event == "error"),
+    );
 }

@@ -9,7 +9,6 @@ use wsguard_protocol::client::{StoreOp, StoredEntry};
 use wsguard_protocol::Frame;
 
 use super::convert::{frame_object, object};
-use super::later::when_settled;
 use super::payload::{get, JsPayload};
 use super::pump::feed;
 use super::Shared;
@@ -56,27 +55,27 @@ extern "C" {
     pub(crate) fn close(this: &OutboxStore);
 }
 
-/// Opens the store of `url` and `user` (no user: unavailable) and hands what it
-/// holds to the core once read, or `None` if it cannot be used.
+/// Opens the store of `url` and `user` (no user: unavailable); what it holds comes
+/// back to [`loaded`] once read.
 pub(super) fn open(shared: &Shared, url: &str, user: Option<String>) {
     let store = OutboxStore::new(user.map(|user| ["wsguard-outbox ", url, " ", &user].concat()));
-    let loading = store.load();
-    shared.borrow_mut().store = Some(store);
-    let weak = alloc::rc::Rc::downgrade(shared);
-    when_settled(&loading, move |all| {
-        let entries = all.map(|all| {
-            js_sys::Array::from(&all)
-                .iter()
-                .filter_map(|value| entry(&value))
-                .collect()
-        });
-        if let Some(shared) = weak.upgrade() {
-            if entries.is_none() {
-                shared.borrow_mut().store = None;
-            }
-            feed(&shared, |core, now| core.restore(entries, now));
-        }
+    let mut inner = shared.borrow_mut();
+    inner.host.loaded(&store.load());
+    inner.store = Some(store);
+}
+
+/// The store's entries handed to the core, or `None` if it cannot be used.
+pub(super) fn loaded(shared: &Shared, all: Option<JsValue>) {
+    let entries = all.map(|all| {
+        js_sys::Array::from(&all)
+            .iter()
+            .filter_map(|value| entry(&value))
+            .collect()
     });
+    if entries.is_none() {
+        shared.borrow_mut().store = None;
+    }
+    feed(shared, |core, now| core.restore(entries, now));
 }
 
 /// Carries out one change.

@@ -5,18 +5,17 @@
 //! - [`pump`]: the core's outputs carried out (sockets, sends, timers, tokens, promises);
 //! - [`dispatch`]: the core's events handed to the user's listeners;
 //! - [`durable`]: the durable outbox's IndexedDB store;
-//! - [`later`]: a callback when a JS promise settles (no async runtime in the wasm);
-//! - [`page`]: the page's online/offline/visibility events fed to the core;
+//! - [`host`]: the browser plumbing in JS (socket listeners, the timer, page
+//!   events, awaited promises) and what it reports;
 //! - [`share`]: `shared: true`, one connection for the tabs of a group;
-//! - [`socket`]: one browser WebSocket and the listeners it owns.
+//! - [`socket`]: one browser WebSocket, owned.
 
 use crate::prelude::*;
 mod client;
 mod convert;
 mod dispatch;
 mod durable;
-mod later;
-mod page;
+mod host;
 mod payload;
 mod pump;
 mod share;
@@ -28,12 +27,11 @@ use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use js_sys::Function;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{Client as Core, ClientState, Millis, RequestId, SocketId};
 
 pub use client::Client;
+use host::{Host, OnFrame, OnHost};
 use payload::JsPayload;
 use socket::BrowserSocket;
 
@@ -41,41 +39,29 @@ use socket::BrowserSocket;
 /// requests of shared clients, currently held by all wsguard clients (for leak tests).
 #[wasm_bindgen(js_name = liveSocketListeners)]
 pub fn live_socket_listeners() -> u32 {
-    socket::live_listeners() + share::share_live()
+    host::live_listeners() + share::share_live()
 }
 
 type Shared = Rc<RefCell<Inner>>;
-/// A window/document listener the client owns: (target, event, callback).
-type PageListener = (
-    web_sys::EventTarget,
-    &'static str,
-    Closure<dyn FnMut(web_sys::Event)>,
-);
-
-#[derive(Clone)]
-struct Listener {
-    id: u32,
-    event: String,
-    callback: Function,
-}
 
 struct Inner {
     core: Core<JsPayload>,
     url: String,
     socket: Option<(SocketId, BrowserSocket)>,
-    /// Shared with an `emit` under way, which calls the listeners registered when
-    /// it started (changed copy-on-write: an emit clones no callback).
-    listeners: Rc<Vec<Listener>>,
-    next_listener: u32,
     /// Promise callbacks of the requests under way (a Vec: few at a time, and no
     /// hash map in the wasm).
-    pending: Vec<(RequestId, (Function, Function))>,
-    connect_waiters: Vec<(Function, Function)>,
+    pending: Vec<(RequestId, u32)>,
+    /// The promises of `connect()` calls waiting for a welcome.
+    connect_waiters: Vec<u32>,
+    /// The number of the next promise made in `host` (see [`Inner::promise`]).
+    next_promise: u32,
     token_provider: Option<Function>,
-    /// The armed timer: its handle and the deadline it was armed for.
-    timer: Option<(i32, Millis)>,
-    timer_callback: Option<Closure<dyn FnMut()>>,
-    page_listeners: Vec<PageListener>,
+    /// The deadline the timer is armed for.
+    timer: Option<Millis>,
+    /// The socket, timer, page events and promises in JS, and its two callbacks
+    /// (dropped after it: `Host::free` runs first).
+    host: Host,
+    _callbacks: (OnHost, OnFrame),
     /// The durable outbox (`persist: true` and IndexedDB usable).
     store: Option<durable::OutboxStore>,
     /// The state this tab last reported on `state` (the previous state of the next).
@@ -92,13 +78,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let (Some((timer, _)), Some(window)) = (self.timer.take(), web_sys::window()) {
-            window.clear_timeout_with_handle(timer);
-        }
-        for (target, kind, closure) in self.page_listeners.drain(..) {
-            let _ =
-                target.remove_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
-        }
+        self.host.free();
         self.socket = None;
         if let Some(store) = self.store.take() {
             store.close();
@@ -107,10 +87,24 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    /// The promise callbacks of a request that ended.
-    fn settle(&mut self, request: RequestId) -> Option<(Function, Function)> {
+    /// The promise of a request that ended.
+    fn settle(&mut self, request: RequestId) -> Option<u32> {
         let index = self.pending.iter().position(|(r, _)| *r == request)?;
         Some(self.pending.swap_remove(index).1)
+    }
+
+    /// A new promise (kept in JS) and its number, for `host.settle`.
+    fn promise(&mut self) -> (u32, js_sys::Promise) {
+        let n = self.next_promise;
+        self.next_promise = n.wrapping_add(1);
+        (n, self.host.promise(n))
+    }
+
+    /// Ends the promises `waits` with `value`.
+    fn settle_all(&self, waits: &[u32], ok: bool, value: &JsValue) {
+        for n in waits {
+            self.host.settle(*n, ok, value);
+        }
     }
 }
 

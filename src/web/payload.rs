@@ -144,35 +144,17 @@ impl Payload for JsPayload {
 
 /// The welcome as the JS object handlers receive.
 pub(crate) fn welcome_object(w: &Welcome) -> JsValue {
-    let object = Object::new();
-    for (key, value) in [
-        ("connection_id", &w.connection_id),
-        ("user_id", &w.user_id),
-        ("session", &w.session),
-        ("epoch", &w.epoch),
-    ] {
-        set(&object, key, &JsValue::from_str(value));
-    }
-    set(
-        &object,
-        "heartbeat_ms",
-        &JsValue::from_f64(w.heartbeat_ms as f64),
-    );
-    set(
-        &object,
-        "max_message_bytes",
-        &JsValue::from_f64(w.max_message_bytes as f64),
-    );
-    set(&object, "resumed", &JsValue::from_bool(w.resumed));
-    set(
-        &object,
-        "protocol",
-        &JsValue::from_f64(f64::from(w.protocol)),
-    );
-    if let Some(ttl) = w.dedupe_ttl_ms {
-        set(&object, "dedupe_ttl_ms", &JsValue::from_f64(ttl as f64));
-    }
-    object.into()
+    super::host::welcome(
+        &w.connection_id,
+        &w.user_id,
+        &w.session,
+        &w.epoch,
+        w.heartbeat_ms as f64,
+        w.max_message_bytes as f64,
+        w.resumed,
+        w.protocol,
+        w.dedupe_ttl_ms.map(|ttl| ttl as f64),
+    )
 }
 
 /// `{ rooms: { name: { from, to, complete } } }`.

@@ -1,20 +1,16 @@
 //! The core's outputs carried out: sockets opened, written and closed, the timer
 //! armed, the token provider called, request promises settled, events dispatched.
 
-use crate::prelude::*;
-use alloc::rc::{Rc, Weak};
-use core::cell::RefCell;
-
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{Client as Core, Millis, Output, RequestError, RequestId, SocketId};
+use wsguard_protocol::Frame;
 
 use super::convert::{self, error, frame_text};
 use super::dispatch::dispatch;
-use super::later::when_settled;
+use super::host::HostEvent;
 use super::payload::JsPayload;
 use super::share;
-use super::socket::{BrowserSocket, SocketEvent};
+use super::socket::BrowserSocket;
 use super::{at, now, Inner, Shared};
 
 /// Feeds one input to the core, then carries out its outputs. The live socket is
@@ -47,40 +43,52 @@ pub(super) fn notice_closing(shared: &Shared) {
     }
 }
 
-pub(super) fn on_socket_event(weak: &Weak<RefCell<Inner>>, socket: SocketId, event: SocketEvent) {
-    let Some(shared) = weak.upgrade() else { return };
-    if let SocketEvent::Closed { .. } = event {
-        let mut inner = shared.borrow_mut();
-        if inner.socket.as_ref().is_some_and(|(id, _)| *id == socket) {
-            inner.socket = None;
+/// What the JS plumbing reported, fed to the core (socket events name the live
+/// socket: a socket that is no longer live has no listeners left).
+pub(super) fn on_host(shared: &Shared, event: HostEvent) {
+    match event {
+        HostEvent::Timer => {
+            shared.borrow_mut().timer = None;
+            feed(shared, |core, now| core.handle_timeout(now));
+            share::on_timeout(shared, now());
+            pump(shared);
+        }
+        HostEvent::Online => feed(shared, |core, now| core.on_online(now)),
+        HostEvent::CheckLiveness => feed(shared, |core, now| core.check_liveness(now)),
+        HostEvent::Token(token) => feed(shared, |core, now| core.on_token(token, now)),
+        HostEvent::Loaded(entries) => super::durable::loaded(shared, entries),
+        HostEvent::SocketOpen | HostEvent::SocketClosing | HostEvent::SocketClosed { .. } => {
+            let live = shared.borrow().socket.as_ref().map(|(id, _)| *id);
+            let Some(socket) = live else { return };
+            if let HostEvent::SocketClosed { .. } = event {
+                shared.borrow_mut().socket = None;
+            }
+            feed(shared, |core, now| match event {
+                HostEvent::SocketOpen => core.on_socket_open(socket, now),
+                HostEvent::SocketClosed {
+                    code,
+                    reason,
+                    retry_after,
+                } => core.on_socket_closed(socket, code, &reason, retry_after, now),
+                _ => core.on_socket_closing(socket, now),
+            });
         }
     }
-    // A frame comes with the time and `readyState` its listener read where it ran
-    // (two calls from the wasm per message saved); any other event checks the
-    // socket here, as every input does.
-    let now = match &event {
-        SocketEvent::Frame { received_at, .. } => at(*received_at),
-        _ => {
-            notice_closing(&shared);
-            now()
+}
+
+/// A frame of the live socket, with the time and `readyState` its listener read
+/// where it ran (two calls from the wasm per message saved).
+pub(super) fn on_frame(
+    shared: &Shared,
+    (socket, frame): (SocketId, Frame<JsPayload>),
+    received_at: f64,
+    closing: bool,
+) {
+    feed_at(shared, at(received_at), |core, now| {
+        if closing {
+            core.on_socket_closing(socket, now);
         }
-    };
-    feed_at(&shared, now, |core, now| match event {
-        SocketEvent::Open => core.on_socket_open(socket, now),
-        SocketEvent::Frame { frame, closing, .. } => {
-            if closing {
-                core.on_socket_closing(socket, now);
-            }
-            core.on_frame(socket, frame, now);
-        }
-        SocketEvent::Unreadable => web_sys::console::warn_1(
-            &"wsguard: ignoring a frame that is not a JSON object with a type".into(),
-        ),
-        SocketEvent::Closing => core.on_socket_closing(socket, now),
-        SocketEvent::Closed { code, reason } => {
-            let retry_after = convert::retry_after(&reason);
-            core.on_socket_closed(socket, code, &reason, retry_after, now);
-        }
+        core.on_frame(socket, frame, now);
     });
 }
 
@@ -95,11 +103,8 @@ pub(super) fn pump(shared: &Shared) {
         let Some(output) = output else { break };
         match output {
             Output::OpenSocket(socket) => {
-                let url = shared.borrow().url.clone();
-                let weak = Rc::downgrade(shared);
-                let opened =
-                    BrowserSocket::open(&url, move |event| on_socket_event(&weak, socket, event));
                 let mut inner = shared.borrow_mut();
+                let opened = BrowserSocket::open(&inner.url, &inner.host);
                 match opened {
                     Ok(browser_socket) => inner.socket = Some((socket, browser_socket)),
                     Err(_) => inner.core.on_socket_closed(
@@ -179,64 +184,43 @@ fn settle(shared: &Shared, request: RequestId, outcome: Result<JsValue, RequestE
     if leads && share::answered_by_core(shared, request, &outcome) {
         return;
     }
-    let callbacks = shared.borrow_mut().settle(request);
-    if let Some((resolve, reject)) = callbacks {
-        let _ = match outcome {
-            Ok(value) => resolve.call1(&JsValue::NULL, &value),
-            Err(e) => reject.call1(&JsValue::NULL, &error(&e.code, &e.message)),
-        };
+    let mut inner = shared.borrow_mut();
+    if let Some(n) = inner.settle(request) {
+        match outcome {
+            Ok(value) => inner.host.settle(n, true, &value),
+            Err(e) => inner.host.settle(n, false, &error(&e.code, &e.message)),
+        }
     }
 }
 
 /// Arms the timer for the next deadline of the core (and of the share group). A
 /// timer already armed for that deadline is kept: most inputs (a received message)
-/// do not move it, and re-arming costs two browser calls.
+/// do not move it.
 pub(super) fn schedule_timer(shared: &Shared) {
     let mut inner = shared.borrow_mut();
     let deadline = match (inner.core.poll_timeout(), share::poll_timeout(&inner)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    if inner.timer.map(|(_, at)| at) == deadline {
+    if inner.timer == deadline {
         return;
     }
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    if let Some((timer, _)) = inner.timer.take() {
-        window.clear_timeout_with_handle(timer);
+    inner.timer = deadline;
+    match deadline {
+        // setTimeout fires at once past 2^31 - 1 ms.
+        Some(deadline) => inner
+            .host
+            .arm(deadline.saturating_sub(now()).min(i32::MAX as u64) as f64),
+        None => inner.host.disarm(),
     }
-    let Some(deadline) = deadline else { return };
-    let delay = deadline.saturating_sub(now()).min(i32::MAX as u64) as i32;
-    let handle = inner.timer_callback.as_ref().and_then(|callback| {
-        window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                callback.as_ref().unchecked_ref(),
-                delay,
-            )
-            .ok()
-    });
-    inner.timer = handle.map(|handle| (handle, deadline));
 }
 
+/// Calls the token provider (in a later microtask; none: no token), whose answer
+/// comes back as [`HostEvent::Token`].
 pub(super) fn fetch_token(shared: &Shared) {
-    let provider = shared.borrow().token_provider.clone();
-    let weak = Rc::downgrade(shared);
-    let deliver = move |token: Option<String>| {
-        if let Some(shared) = weak.upgrade() {
-            feed(&shared, |core, now| core.on_token(token, now));
-        }
-    };
-    // The provider is called in a later microtask (user code never runs inside the
-    // pump); what it returns is awaited if it is a promise.
-    when_settled(&JsValue::UNDEFINED, move |_| {
-        match provider.map(|f| f.call0(&JsValue::NULL)) {
-            Some(Ok(value)) => {
-                when_settled(&value, move |value| {
-                    deliver(value.and_then(|v| v.as_string()));
-                });
-            }
-            _ => deliver(None),
-        }
-    });
+    let inner = shared.borrow();
+    match &inner.token_provider {
+        Some(provider) => inner.host.token(provider),
+        None => inner.host.token(&JsValue::UNDEFINED),
+    }
 }

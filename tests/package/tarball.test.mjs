@@ -30,7 +30,7 @@ test("the tarball holds the module, its wasm, its types, the README and both lic
   const files = execFileSync("tar", ["-tzf", tarball().file], { encoding: "utf8" }).trim().split("\n")
     .map((f) => f.replace(/^package\//, "")).sort();
   const snippets = files.filter((f) => f.startsWith("snippets/"));
-  assert.ok(snippets.every((f) => /^snippets\/wsguard-[0-9a-f]+\/inline\d+\.js$/.test(f)), `snippets: ${snippets}`);
+  assert.ok(snippets.every((f) => /^snippets\/wsguard-[0-9a-f]+\/(inline\d+|src\/web\/host)\.js$/.test(f)), `snippets: ${snippets}`);
   assert.deepEqual(files.filter((f) => !f.startsWith("snippets/")), [
     "LICENSE-APACHE", "LICENSE-MIT", "README.md", "package.json", "wsguard.d.ts", "wsguard.js", "wsguard_bg.wasm",
   ]);

@@ -7,15 +7,16 @@
 //! [`Relayed`]: wsguard_protocol::share::Relayed
 
 use crate::prelude::*;
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wsguard_protocol::client::{ClientState, Millis};
 use wsguard_protocol::share::{Fate, RelayedCall, TabId};
 
-use super::super::convert::{error, object};
+use super::super::convert::error;
+use super::super::host;
 use super::super::payload::{get, set};
 use super::super::{now, Shared};
-use super::{bridge, call1, leader, Role, Share};
+use super::{bridge, leader, Role, Share};
 
 /// What a call does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,8 @@ pub(super) struct TabCall {
     /// A join's room: joined in this tab when the answer comes.
     join: Option<String>,
     pub(super) deadline: Millis,
-    resolve: Function,
-    reject: Function,
+    /// Its promise (kept in JS: `Host::settle`).
+    promise: u32,
 }
 
 /// The outcome of a call: the value, or an error's code and message.
@@ -61,12 +62,8 @@ pub(in super::super) fn call(
     key: Option<String>,
     timeout_ms: Option<u64>,
 ) -> Promise {
-    let mut slot = None;
-    let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-    let Some((resolve, reject)) = slot else {
-        return promise;
-    };
     let mut inner = shared.borrow_mut();
+    let (n, promise) = inner.promise();
     let timeout = timeout_ms.unwrap_or(inner.request_timeout_ms);
     let Some(share) = inner.share.as_mut() else {
         return promise;
@@ -108,8 +105,7 @@ pub(in super::super) fn call(
         message: message.clone(),
         join: (op == Op::Join).then(|| target.to_owned()),
         deadline: now().saturating_add(timeout),
-        resolve,
-        reject,
+        promise: n,
     });
     if share.role == Role::Leader {
         let me = share.me.clone();
@@ -184,8 +180,8 @@ pub(in super::super) fn send(
 
 /// Answers call `id` of this tab (once: a later answer finds nothing).
 pub(super) fn settle(shared: &Shared, id: u64, answer: Answer) {
+    let mut inner = shared.borrow_mut();
     let call = {
-        let mut inner = shared.borrow_mut();
         let Some(share) = inner.share.as_mut() else {
             return;
         };
@@ -201,8 +197,10 @@ pub(super) fn settle(shared: &Shared, id: u64, answer: Answer) {
         call
     };
     match answer {
-        Ok(value) => call1(&call.resolve, &value),
-        Err((code, message)) => call1(&call.reject, &error(&code, &message)),
+        Ok(value) => inner.host.settle(call.promise, true, &value),
+        Err((code, message)) => inner
+            .host
+            .settle(call.promise, false, &error(&code, &message)),
     }
 }
 
@@ -286,21 +284,21 @@ pub(super) fn to_new_leader(shared: &Shared, leader: &TabId) {
 }
 
 /// Rejects calls with `code`.
-pub(super) fn reject_all(calls: Vec<TabCall>, code: &str, message: &str) {
+pub(super) fn reject_all(shared: &Shared, calls: Vec<TabCall>, code: &str, message: &str) {
+    let inner = shared.borrow();
     for call in calls {
-        call1(&call.reject, &error(code, message));
+        inner
+            .host
+            .settle(call.promise, false, &error(code, message));
     }
 }
 
 /// `{ room, seq }`: a join's answer.
 pub(super) fn join_ack(room: &str, seq: u64) -> JsValue {
-    object(&[
-        ("room", room.into()),
-        ("seq", JsValue::from_f64(seq as f64)),
-    ])
+    host::ack(room, Some(seq as f64))
 }
 
 /// `{ room }`: a leave's answer.
 pub(super) fn leave_ack(room: &str) -> JsValue {
-    object(&[("room", room.into())])
+    host::ack(room, None)
 }

@@ -12,6 +12,7 @@ use wsguard_protocol::client::{decimal, ClientState};
 
 use super::super::convert::{error, object};
 use super::super::dispatch::emit;
+use super::super::host;
 use super::super::payload::{entries, get, set, whole_number};
 use super::super::Shared;
 use super::{role, Role};
@@ -51,7 +52,7 @@ pub(super) fn catch_up(shared: &Shared, state: ClientState) {
 /// The connection was welcomed: remembered, `connect()` settled, `welcome` emitted.
 /// Another epoch voids every seq this tab knows.
 pub(in super::super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
-    let waiters = {
+    {
         let mut inner = shared.borrow_mut();
         if let Some(share) = inner.share.as_mut() {
             let session = get(welcome, "session").as_string().unwrap_or_default();
@@ -70,10 +71,8 @@ pub(in super::super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
             share.session = Some((session, epoch));
             share.welcome = Some(welcome.clone());
         }
-        core::mem::take(&mut inner.connect_waiters)
-    };
-    for (resolve, _) in waiters {
-        let _ = resolve.call1(&JsValue::NULL, welcome);
+        let waiters = core::mem::take(&mut inner.connect_waiters);
+        inner.settle_all(&waiters, true, welcome);
     }
     emit(shared, "welcome", core::slice::from_ref(welcome));
 }
@@ -81,22 +80,21 @@ pub(in super::super) fn on_welcome(shared: &Shared, welcome: &JsValue) {
 /// The connection closed (`will_reconnect`: for now); a final close rejects `connect()`.
 pub(in super::super) fn on_close(shared: &Shared, code: u16, reason: &str, will_reconnect: bool) {
     if !will_reconnect {
-        let waiters = core::mem::take(&mut shared.borrow_mut().connect_waiters);
-        for (_, reject) in waiters {
+        let mut inner = shared.borrow_mut();
+        for n in core::mem::take(&mut inner.connect_waiters) {
             let err = error(
                 "closed",
                 &["connection closed (", &decimal(code.into()), ") ", reason].concat(),
             );
             set(err.unchecked_ref(), "closeCode", &code.into());
-            let _ = reject.call1(&JsValue::NULL, &err);
+            inner.host.settle(n, false, &err);
         }
     }
-    let info = object(&[
-        ("code", code.into()),
-        ("reason", reason.into()),
-        ("willReconnect", will_reconnect.into()),
-    ]);
-    emit(shared, "close", &[info]);
+    emit(
+        shared,
+        "close",
+        &[host::closed(code, reason, will_reconnect)],
+    );
 }
 
 /// A frame from the server: a room message once per seq for a room this tab is in;

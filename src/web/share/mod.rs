@@ -21,7 +21,7 @@ mod local;
 
 use alloc::rc::Rc;
 
-use js_sys::{Array, Function, Object};
+use js_sys::{Array, Object};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -209,7 +209,7 @@ pub(super) fn stop(shared: &Shared) -> Option<bool> {
     let mut share = share;
     let calls = core::mem::take(&mut share.calls);
     drop(share); // the channel closes and the locks go before any user code runs
-    calls::reject_all(calls, "closed", "the client was closed");
+    calls::reject_all(shared, calls, "closed", "the client was closed");
     if !was_leader {
         // The connection goes on without this tab: it closes here as a solo client's would.
         local::set_state(shared, ClientState::Closed);
@@ -318,10 +318,10 @@ fn set_counters(message: &Object, stats: &Stats) {
     set(message, "rttMs", &rtt);
 }
 
-/// Counts an `error` event of this tab.
-pub(super) fn count_error(inner: &mut Inner) {
+/// Counts `n` `error` events of this tab.
+pub(super) fn count_errors(inner: &mut Inner, n: u32) {
     if let Some(share) = inner.share.as_mut() {
-        share.stats.errors += 1;
+        share.stats.errors += u64::from(n);
     }
 }
 
@@ -382,10 +382,4 @@ fn ids(tabs: &[TabId]) -> JsValue {
         .map(|t| JsValue::from_str(&t.0))
         .collect::<Array>()
         .into()
-}
-
-/// A function's call with one argument, outside any borrow; a throw is ignored
-/// (promise callbacks do not throw).
-fn call1(f: &Function, value: &JsValue) {
-    let _ = f.call1(&JsValue::NULL, value);
 }

@@ -5,6 +5,7 @@ use wsguard_protocol::client::Event;
 
 use super::super::super::convert::{frame_object, object};
 use super::super::super::dispatch::{connection_event, dispatch, emit};
+use super::super::super::host;
 use super::super::super::payload::{self, get, set, JsPayload};
 use super::super::super::Shared;
 use super::super::{local, set_counters};
@@ -65,11 +66,7 @@ pub(in crate::web) fn on_core_event(shared: &Shared, event: Event<JsPayload>) {
             reason,
             will_reconnect,
         } => {
-            let info = object(&[
-                ("code", code.into()),
-                ("reason", reason.as_str().into()),
-                ("willReconnect", will_reconnect.into()),
-            ]);
+            let info = host::closed(code, &reason, will_reconnect);
             post_conn(shared, "close", &[info]);
             local::on_close(shared, code, &reason, will_reconnect);
         }

@@ -24,6 +24,7 @@ use wsguard_protocol::share::{
 
 use super::super::convert::object;
 use super::super::dispatch::emit;
+use super::super::host;
 use super::super::payload::{entries, get, set, whole_number};
 use super::super::{now, Shared};
 use super::calls::to_new_leader;
@@ -91,12 +92,7 @@ pub(super) fn become_leader(shared: &Shared) {
             &[ClientState::Reconnecting.as_str().into()],
         );
         local::set_state(shared, ClientState::Reconnecting);
-        let info = object(&[
-            ("attempt", 1.into()),
-            ("delayMs", 0.into()),
-            ("code", 1006.into()),
-            ("reason", "the leader tab went away".into()),
-        ]);
+        let info = host::reconnecting(1, 0.0, 1006, "the leader tab went away");
         post_conn(shared, "reconnecting", core::slice::from_ref(&info));
         emit(shared, "reconnecting", &[info]);
         try_resume(shared, now());

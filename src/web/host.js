@@ -1,0 +1,259 @@
+// The browser plumbing of one wsguard client, in JS: its WebSocket and the
+// listeners it owns, its one timer, the page events it watches, and the promises
+// it waits on. Nothing here decides anything: every event goes to the wasm through
+// one of two callbacks, and the sans-IO core decides what it means.
+//
+// `on(what, n, a, b)`, for everything but frames:
+//   1 the timer fired
+//   2 the browser went online
+//   3 the page went offline or became visible: check the connection is alive
+//   4 the socket opened            5 the socket stopped being writable (CLOSING seen twice)
+//   6 the socket closed (a: code, b: reason, n: the reason's retry_after_ms, or -1)
+//   7 the token provider answered (a: the token, undefined if none)
+//   8 the durable outbox was read (a: its entries, null if it cannot be used)
+// `frames(object, type, id, room, name, seq, at, closing)`, for every text frame
+// that is a JSON object with a string `type`: see `Sock`.
+//
+// Building these from Rust through web-sys took a closure per listener and per
+// timer, and more wasm than this whole file (bench/SIZE.md).
+
+let live = 0;
+
+/** Socket listeners and `readyState` watches held now by every client (leak tests). */
+export function live_listeners() {
+  return live;
+}
+
+export class Host {
+  constructor(on, frames) {
+    this.on = on;
+    this.frames = frames;
+    this.timer = 0;
+    // The user's listeners, [event, function] pairs, replaced (never changed in
+    // place) on `listen` and on unsubscribe: an emit under way calls the ones
+    // registered when it started.
+    this.listeners = [];
+    // The promises of calls under way, by the number the wasm gave them.
+    this.waits = new Map();
+    const check = () => document.hidden || this.on(3);
+    this.page = [
+      [window, "online", () => this.on(2)],
+      [window, "offline", check],
+      [document, "visibilitychange", check],
+    ];
+    for (const [target, kind, f] of this.page) target.addEventListener(kind, f);
+  }
+  /** Adds a listener; returns the function that removes it. */
+  listen(event, f) {
+    const entry = [event, f];
+    this.listeners = [...this.listeners, entry];
+    return () => {
+      this.listeners = this.listeners.filter((e) => e !== entry);
+    };
+  }
+  /**
+   * Calls the listeners of `event` with `n` of the arguments `a`, `b` (`n` > 2: `a`
+   * is the array of them). A listener that throws is reported on `error` with code
+   * `handler_error` (an `error` listener's throw only on the console); returns how
+   * many `error` events that made, for the tab's `stats.errors`.
+   */
+  emit(event, n, a, b) {
+    const args = n === 1 ? [a] : n === 2 ? [a, b] : a;
+    let errors = 0;
+    for (const [name, f] of this.listeners) {
+      if (name !== event) continue;
+      try {
+        f.apply(null, args);
+      } catch (thrown) {
+        if (event === "error") {
+          console.error("wsguard: an error listener threw", thrown);
+        } else {
+          const err = fail("handler_error", "a `" + event + "` listener threw");
+          err.cause = thrown;
+          errors += 1 + this.emit("error", 1, err);
+        }
+      }
+    }
+    return errors;
+  }
+  /** A promise the wasm ends with `settle(n, …)`. */
+  promise(n) {
+    return new Promise((resolve, reject) => this.waits.set(n, [resolve, reject]));
+  }
+  /** Resolves (ok) or rejects promise `n` with `value`; nothing if it has ended. */
+  settle(n, ok, value) {
+    const wait = this.waits.get(n);
+    this.waits.delete(n);
+    wait?.[ok ? 0 : 1](value);
+  }
+  /** Arms the timer `ms` from now (the one armed before is cleared). */
+  arm(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.on(1), ms);
+  }
+  disarm() {
+    clearTimeout(this.timer);
+  }
+  /** Calls the token provider in a later microtask; its answer (awaited) goes to `on(7)`. */
+  token(provider) {
+    const give = (t) => this.on(7, 0, typeof t === "string" ? t : undefined);
+    Promise.resolve().then(provider).then(give, () => give());
+  }
+  /** What the durable outbox's read resolves to goes to `on(8)` (null if it rejects). */
+  loaded(reading) {
+    reading.then((all) => this.on(8, 0, all), () => this.on(8, 0, null));
+  }
+  /** The client is dropped: no listener, timer or callback outlives it. */
+  free() {
+    this.disarm();
+    for (const [target, kind, f] of this.page) target.removeEventListener(kind, f);
+    this.on = this.frames = () => {};
+  }
+}
+
+// The objects handed to listeners and promises, built from the fields the wasm
+// passes (one call each, instead of a property set per field from Rust).
+
+/** An `Error` with a `code` JS can branch on. */
+export function fail(code, message) {
+  const err = new Error(message);
+  err.code = code;
+  return err;
+}
+
+/** A frame as listeners and the durable outbox see it (absent fields left out). */
+export function frame(type, id, room, from, key, data, ts, seq) {
+  const f = { type };
+  if (id !== undefined) f.id = id;
+  if (room !== undefined) f.room = room;
+  if (from !== undefined) f.from = from;
+  if (key !== undefined) f.key = key;
+  if (data !== undefined) f.data = data;
+  if (ts !== undefined) f.ts = ts;
+  if (seq !== undefined) f.seq = seq;
+  return f;
+}
+
+/** A frame for the wire; undefined if it cannot be serialized (a BigInt, a cycle). */
+export function text(f) {
+  try {
+    return JSON.stringify(f);
+  } catch {}
+}
+
+export function welcome(connection_id, user_id, session, epoch, heartbeat_ms, max_message_bytes, resumed, protocol, dedupe_ttl_ms) {
+  const w = { connection_id, user_id, session, epoch, heartbeat_ms, max_message_bytes, resumed, protocol };
+  if (dedupe_ttl_ms !== undefined) w.dedupe_ttl_ms = dedupe_ttl_ms;
+  return w;
+}
+
+/** A publish's outcome `{seq, key, duplicate}` (and `room` for the `published` event). */
+export function receipt(seq, key, duplicate, room) {
+  return room === undefined ? { seq, key, duplicate } : { seq, key, duplicate, room };
+}
+
+export function stats(sent, received, queued, dropped, reconnects, errors, rttMs, persisted) {
+  return { sent, received, queued, dropped, reconnects, errors, rttMs: rttMs ?? null, persisted };
+}
+
+export function reconnecting(attempt, delayMs, code, reason) {
+  return { attempt, delayMs, code, reason };
+}
+
+export function closed(code, reason, willReconnect) {
+  return { code, reason, willReconnect };
+}
+
+/** A join's answer `{room, seq}`, a leave's `{room}` (no seq). */
+export function ack(room, seq) {
+  return seq === undefined ? { room } : { room, seq };
+}
+
+// Rooms numbered per socket: after its first frame a room crosses into the wasm as
+// a number, not a string (past ROOMS rooms, names cross every time).
+const ROOMS = 64;
+
+/** One WebSocket offering `wsguard.v1`, with the listeners it owns until `free()`. */
+export class Sock {
+  constructor(url, host) {
+    const ws = (this.ws = new WebSocket(url, "wsguard.v1"));
+    const rooms = new Map();
+    let closing = 0;
+    this.listeners = [
+      ["open", () => host.on(4)],
+      // Parsed here (the text never enters the wasm memory); the fields the core
+      // needs are passed in one call, with the event's time and whether the socket
+      // was still open, so the wasm makes no call out per message.
+      ["message", (event) => {
+        if (typeof event.data !== "string") return;
+        let v;
+        try {
+          v = JSON.parse(event.data);
+        } catch {}
+        if (typeof v !== "object" || v === null || typeof v.type !== "string") {
+          return console.warn("wsguard: ignoring a frame that is not a JSON object with a type");
+        }
+        let room = 0, name;
+        if (typeof v.room === "string") {
+          room = rooms.get(v.room);
+          if (room === undefined) {
+            name = v.room;
+            room = rooms.size < ROOMS ? rooms.set(name, rooms.size + 1).size : 0;
+          }
+        }
+        host.frames(
+          v,
+          v.type === "message" ? undefined : v.type,
+          typeof v.id === "string" ? v.id : undefined,
+          room,
+          name,
+          typeof v.seq === "number" ? v.seq : -1,
+          event.timeStamp,
+          ws.readyState !== 1,
+        );
+      }],
+      // A close reason may carry `{"retry_after_ms": N}` (n: -1 when it does not).
+      ["close", (event) => {
+        let n = -1;
+        try {
+          const r = JSON.parse(event.reason).retry_after_ms;
+          if (typeof r === "number" && r >= 0 && r < Infinity) n = r;
+        } catch {}
+        host.on(6, n, event.code, event.reason);
+      }],
+    ];
+    for (const [kind, f] of this.listeners) ws.addEventListener(kind, f);
+    // The browser fires nothing when the server's close frame arrives, only when
+    // the connection is gone (seconds later if the server keeps it open).
+    this.watch = setInterval(() => ws.readyState > 1 && ++closing === 2 && host.on(5), 100);
+    live += 4;
+  }
+  /** Whether the socket can no longer be written (CLOSING or CLOSED). */
+  closing() {
+    return this.ws.readyState > 1;
+  }
+  /** Writes a text frame if the socket is open; `false` (nothing written) if not. */
+  send(text) {
+    if (this.ws.readyState !== 1) return false;
+    try {
+      this.ws.send(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  close(code, reason) {
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.close();
+    }
+  }
+  /** Removes every listener and the watch; closes the socket if it is not closing. */
+  free() {
+    clearInterval(this.watch);
+    for (const [kind, f] of this.listeners) this.ws.removeEventListener(kind, f);
+    live -= 4;
+    if (this.ws.readyState <= 1) this.ws.close();
+  }
+}
