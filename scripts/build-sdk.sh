@@ -35,6 +35,9 @@ version=$(wasm-opt --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 # 3. Build. wasm-pack's own lines go to the log too, so a skipped wasm-opt or any
 #    warning fails the build instead of scrolling by.
 mkdir -p target
+# From an empty pkg/: wasm-pack leaves files of an earlier build there (snippets the
+# code no longer has), and npm pack would ship them.
+rm -rf pkg
 build_log=target/build-sdk.log
 # opt-level "z" for the wasm only (the server keeps the release profile's 3): measured
 # 51.5 KB gzipped wasm against 53.7 KB with 3 and 52.7 KB with "s" (bench/SIZE.md).

@@ -1,6 +1,6 @@
 //! The durable outbox's store: one IndexedDB database per url and user, written
 //! and read as the core says ([`StoreOp`], [`Core::restore`]). A few lines of
-//! JavaScript do the IndexedDB calls: much smaller than the web-sys bindings.
+//! JavaScript in `host.js` do the IndexedDB calls: much smaller than the web-sys bindings.
 
 use crate::prelude::*;
 use js_sys::Promise;
@@ -13,33 +13,7 @@ use super::payload::{get, JsPayload};
 use super::pump::feed;
 use super::Shared;
 
-#[wasm_bindgen(inline_js = r#"
-export class OutboxStore {
-  constructor(name) {
-    this.db = new Promise((resolve, reject) => {
-      if (name == null) throw new Error("persist needs a static token or persistKey");
-      const open = indexedDB.open(name, 1);
-      open.onupgradeneeded = () => open.result.createObjectStore("outbox", { keyPath: "sid" });
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
-    this.db.catch(() => {});
-  }
-  load() {
-    return this.db.then((db) => new Promise((resolve, reject) => {
-      const all = db.transaction("outbox").objectStore("outbox").getAll();
-      all.onsuccess = () => resolve(all.result);
-      all.onerror = () => reject(all.error);
-    }));
-  }
-  write(op) {
-    this.db.then((db) => op(db.transaction("outbox", "readwrite").objectStore("outbox"))).catch(() => {});
-  }
-  put(entry) { this.write((store) => store.put(entry)); }
-  remove(sid) { this.write((store) => store.delete(sid)); }
-  close() { this.db.then((db) => db.close(), () => {}); }
-}
-"#)]
+#[wasm_bindgen(module = "/src/web/host.js")]
 extern "C" {
     /// One IndexedDB database; writes are made in call order.
     pub(crate) type OutboxStore;

@@ -19,9 +19,12 @@
 
 let live = 0;
 
-/** Socket listeners and `readyState` watches held now by every client (leak tests). */
+/**
+ * Socket listeners and `readyState` watches, and share groups' channels, lock
+ * requests and held locks, held now by every client (leak tests).
+ */
 export function live_listeners() {
-  return live;
+  return live + shareLive;
 }
 
 export class Host {
@@ -255,5 +258,89 @@ export class Sock {
     for (const [kind, f] of this.listeners) this.ws.removeEventListener(kind, f);
     live -= 4;
     if (this.ws.readyState <= 1) this.ws.close();
+  }
+}
+
+// The durable outbox's IndexedDB store (src/web/durable.rs says what goes in it).
+export class OutboxStore {
+  constructor(name) {
+    this.db = new Promise((resolve, reject) => {
+      if (name == null) throw new Error("persist needs a static token or persistKey");
+      const open = indexedDB.open(name, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("outbox", { keyPath: "sid" });
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    this.db.catch(() => {});
+  }
+  load() {
+    return this.db.then((db) => new Promise((resolve, reject) => {
+      const all = db.transaction("outbox").objectStore("outbox").getAll();
+      all.onsuccess = () => resolve(all.result);
+      all.onerror = () => reject(all.error);
+    }));
+  }
+  write(op) {
+    this.db.then((db) => op(db.transaction("outbox", "readwrite").objectStore("outbox"))).catch(() => {});
+  }
+  put(entry) { this.write((store) => store.put(entry)); }
+  remove(sid) { this.write((store) => store.delete(sid)); }
+  close() { this.db.then((db) => db.close(), () => {}); }
+}
+
+// Web Locks and BroadcastChannel for one share group (src/web/share/bridge.rs, docs/SHARED.md).
+let shareLive = 0;
+export function can_share() {
+  return typeof BroadcastChannel === "function" && typeof navigator === "object" && !!navigator.locks && typeof crypto === "object";
+}
+export function random_id() {
+  return Array.from(crypto.getRandomValues(new Uint32Array(3)), (n) => n.toString(16).padStart(8, "0")).join("");
+}
+export class Tabs {
+  constructor(name, tab, onMessage, onLock) {
+    this.name = name; this.onLock = onLock; this.open = true; this.held = []; this.waits = new Map();
+    this.channel = new BroadcastChannel(name); shareLive++;
+    this.channel.onmessage = (e) => onMessage(e.data);
+    this.request(name + "/" + tab, () => { onLock(0, ""); return this.hold(); });
+  }
+  hold() {
+    shareLive++;
+    return new Promise((resolve) => this.held.push(() => { shareLive--; resolve(); }));
+  }
+  request(lock, granted, ifAvailable) {
+    const abort = ifAvailable ? undefined : new AbortController();
+    let waiting = true;
+    const settle = () => {
+      if (!waiting) return;
+      waiting = false; shareLive--;
+      if (this.waits.get(lock) === abort) this.waits.delete(lock);
+    };
+    if (abort) this.waits.set(lock, abort);
+    shareLive++;
+    navigator.locks.request(lock, abort ? { signal: abort.signal } : { ifAvailable: true }, (l) => {
+      settle();
+      return this.open ? granted(l) : undefined;
+    }).catch(settle);
+  }
+  lead() {
+    const take = () => { this.onLock(1, ""); return this.hold(); };
+    this.request(this.name, (l) => {
+      if (l) return take();
+      this.onLock(2, "");
+      this.request(this.name, take);
+    }, true);
+  }
+  watch(tab) { this.request(this.name + "/" + tab, () => { this.onLock(3, tab); }); }
+  post(message) {
+    if (!this.open) return false;
+    try { this.channel.postMessage(message); return true; } catch { return false; }
+  }
+  close() {
+    if (!this.open) return;
+    this.open = false; shareLive--;
+    this.channel.onmessage = null;
+    this.channel.close();
+    for (const abort of this.waits.values()) abort.abort();
+    for (const release of this.held.splice(0)) release();
   }
 }

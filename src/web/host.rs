@@ -50,7 +50,8 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub(crate) fn free(this: &Sock);
 
-    /// Socket listeners and watches held now by every client.
+    /// Socket listeners and watches, and share groups' channels and locks, held
+    /// now by every client.
     pub(crate) fn live_listeners() -> u32;
 
     /// Adds a listener of `event`; returns the function that removes it.

@@ -39,7 +39,7 @@ use socket::BrowserSocket;
 /// requests of shared clients, currently held by all wsguard clients (for leak tests).
 #[wasm_bindgen(js_name = liveSocketListeners)]
 pub fn live_socket_listeners() -> u32 {
-    host::live_listeners() + share::share_live()
+    host::live_listeners()
 }
 
 type Shared = Rc<RefCell<Inner>>;

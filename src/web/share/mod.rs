@@ -36,8 +36,6 @@ pub(super) use calls::{call, send, Op};
 pub(super) use leader::{answered_by_core, on_core_event};
 pub(super) use local::{on_close, on_welcome, set_state};
 
-pub(super) use bridge::share_live;
-
 /// The relay protocol version in every message (docs/SHARED.md §2).
 const VERSION: u32 = wsguard_protocol::share::RELAY_VERSION;
 
