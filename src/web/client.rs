@@ -59,16 +59,18 @@ impl Client {
             };
             let weak = weak.clone();
             let on_frame = OnFrame::new(move |envelope, kind, id, room, name, seq, at, closing| {
-                let Some(shared) = weak.upgrade() else { return };
+                let Some(shared) = weak.upgrade() else {
+                    return false;
+                };
                 let frame = {
                     let mut inner = shared.borrow_mut();
                     let Some((socket, browser_socket)) = inner.socket.as_mut() else {
-                        return;
+                        return false;
                     };
                     let room = browser_socket.rooms.name(room, name);
                     (*socket, convert::frame_from(envelope, kind, id, room, seq))
                 };
-                pump::on_frame(&shared, frame, at, closing);
+                pump::on_frame(&shared, frame, at, closing)
             });
             let host = Host::new(on_host.as_ref(), on_frame.as_ref());
             RefCell::new(Inner {
@@ -78,6 +80,7 @@ impl Client {
                 pending: Vec::new(),
                 connect_waiters: Vec::new(),
                 next_promise: 0,
+                frame_in_hand: None,
                 token_provider,
                 timer: None,
                 host,

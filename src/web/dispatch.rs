@@ -9,6 +9,7 @@ use wsguard_protocol::client::Event;
 use super::convert::{error, frame_object, receipt_object};
 use super::host;
 use super::payload::{self, set, JsPayload};
+use super::pump::leave_to_listener;
 use super::share::{count_errors, on_close, on_welcome, set_state};
 use super::Shared;
 
@@ -16,7 +17,11 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
     match event {
         Event::State { state, .. } => set_state(shared, state),
         Event::Welcome(welcome) => on_welcome(shared, &payload::welcome_object(&welcome)),
-        Event::Message(frame) => emit(shared, "message", &[frame_object(&frame)]),
+        Event::Message(frame) => {
+            if !leave_to_listener(shared) {
+                emit(shared, "message", &[frame_object(&frame)]);
+            }
+        }
         Event::Push(frame) => {
             let data = frame
                 .data

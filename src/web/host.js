@@ -204,7 +204,7 @@ export class Sock {
             room = rooms.size < ROOMS ? rooms.set(name, rooms.size + 1).size : 0;
           }
         }
-        host.frames(
+        const mine = host.frames(
           v,
           v.type === "message" ? undefined : v.type,
           typeof v.id === "string" ? v.id : undefined,
@@ -214,6 +214,9 @@ export class Sock {
           event.timeStamp,
           ws.readyState !== 1,
         );
+        // A room message the core accepted: its event is emitted here, with the object
+        // parsed above, once the frame's other outputs are carried out.
+        if (mine) host.emit("message", 1, v);
       }],
       // A close reason may carry `{"retry_after_ms": N}` (n: -1 when it does not).
       ["close", (event) => {

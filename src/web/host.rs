@@ -119,9 +119,10 @@ pub(crate) type OnHost = Closure<dyn FnMut(u32, f64, JsValue, JsValue)>;
 /// (none: "message"), `id`, the room's number (0: none or not numbered) and its
 /// name when it crosses (first frame of a numbered room, or not numbered), `seq`
 /// (-1 when not a number), the event's `timeStamp` and whether `readyState` was
-/// past open.
+/// past open. It returns `true` when the listener is to emit the frame's `message`
+/// event itself (see [`super::pump::on_frame`]).
 pub(crate) type OnFrame = Closure<
-    dyn FnMut(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool),
+    dyn FnMut(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool) -> bool,
 >;
 
 /// What `on` reports.

@@ -51,6 +51,9 @@ struct Inner {
     /// Promise callbacks of the requests under way (a Vec: few at a time, and no
     /// hash map in the wasm).
     pending: Vec<(RequestId, u32)>,
+    /// While a received frame is fed to the core: `Some(false)`, `Some(true)` once
+    /// its `message` event is left to the socket's listener ([`pump::leave_to_listener`]).
+    frame_in_hand: Option<bool>,
     /// The promises of `connect()` calls waiting for a welcome.
     connect_waiters: Vec<u32>,
     /// The number of the next promise made in `host` (see [`Inner::promise`]).

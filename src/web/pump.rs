@@ -77,19 +77,37 @@ pub(super) fn on_host(shared: &Shared, event: HostEvent) {
 }
 
 /// A frame of the live socket, with the time and `readyState` its listener read
-/// where it ran (two calls from the wasm per message saved).
+/// where it ran (two calls from the wasm per message saved). Returns whether the
+/// core accepted it as a room message whose `message` event the listener emits
+/// with the object it parsed, once this returns (see [`leave_to_listener`]).
 pub(super) fn on_frame(
     shared: &Shared,
     (socket, frame): (SocketId, Frame<JsPayload>),
     received_at: f64,
     closing: bool,
-) {
+) -> bool {
+    shared.borrow_mut().frame_in_hand = Some(false);
     feed_at(shared, at(received_at), |core, now| {
         if closing {
             core.on_socket_closing(socket, now);
         }
         core.on_frame(socket, frame, now);
     });
+    shared.borrow_mut().frame_in_hand.take() == Some(true)
+}
+
+/// The `message` event of the frame being fed (the core makes one only of the
+/// frame it is given) is left to the socket's listener, which emits the object
+/// it parsed as soon as the frame's outputs are carried out: no crossing out of the
+/// wasm per message. Events before it in those outputs are emitted first, as
+/// they would be otherwise; nothing comes after a room message.
+pub(super) fn leave_to_listener(shared: &Shared) -> bool {
+    let mut inner = shared.borrow_mut();
+    let in_hand = inner.frame_in_hand == Some(false);
+    if in_hand {
+        inner.frame_in_hand = Some(true);
+    }
+    in_hand
 }
 
 /// Carries out every pending output of the core, then arms the timer. User code
