@@ -94,7 +94,7 @@ echo "== client (headless Chromium)"
 RUNS=${CLIENT_RUNS:-7} node bench/client/run.mjs | tee -a "$OUT"
 # The bundle as the test command's gate counts it: the wasm, and the JS a page
 # loads (the minified glue and its inline snippets).
-js=(pkg/wsguard.js pkg/snippets/*/*.js)
+mapfile -t js < <(echo pkg/wsguard.js; find pkg/snippets -name '*.js' 2>/dev/null | sort)
 js_raw=$(cat "${js[@]}" | wc -c); js_gz=$(cat "${js[@]}" | gzip -9 -c | wc -c)
 wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
 echo "{\"server\":\"sdk\",\"label\":\"bundle\",\"wasm_raw\":$(wc -c < pkg/wsguard_bg.wasm),\"wasm_gz\":$wasm_gz,\"js_raw\":$js_raw,\"js_gz\":$js_gz}" >> "$OUT"

@@ -7,7 +7,8 @@
 // Sizes are raw bytes of the optimized wasm (the name section left out), with
 // each group's share; the gzipped totals (gzip -9, as the bundle gate counts) come
 // from scripts/size-report.sh.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 
 const [input, flag, mdFile] = process.argv.slice(2);
 const items = JSON.parse(readFileSync(input, "utf8")).filter((i) => !/subsection"?$/.test(i.name));
@@ -57,6 +58,14 @@ const lines = [];
 lines.push(`size report: wasm ${wasmRaw} B raw, ${wasmGz} B gzipped; JS ${jsGz} B gzipped; total ${wasmGz + jsGz} B gzipped`);
 lines.push("size report: the wasm by crate (raw bytes of the optimized wasm, share):");
 for (const [g, { bytes, count }] of byGroup) lines.push(`  ${String(bytes).padStart(7)} B ${pct(bytes).padStart(7)}  ${g} (${count} items)`);
+// The JS a page loads, file by file (minified as shipped; gzip -9 of each alone).
+const jsFiles = ["pkg/wsguard.js", ...(existsSync("pkg/snippets") ? readdirSync("pkg/snippets", { recursive: true }) : [])
+  .filter((f) => f.endsWith(".js")).sort().map((f) => `pkg/snippets/${f}`)];
+lines.push("size report: the JS (raw, gzipped alone):");
+for (const f of jsFiles) {
+  const bytes = readFileSync(f);
+  lines.push(`  ${String(bytes.length).padStart(7)} B ${String(gzipSync(bytes, { level: 9 }).length).padStart(7)} B gz  ${f}`);
+}
 lines.push("size report: top functions:");
 for (const i of topFunctions) lines.push(`  ${String(i.shallow_size).padStart(7)} B ${pct(i.shallow_size).padStart(7)}  ${shortName(i.name)}`);
 console.log(lines.join("\n"));
