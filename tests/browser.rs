@@ -513,6 +513,36 @@ async fn a_server_that_never_welcomes_trips_the_welcome_timeout() {
     client.close();
 }
 
+/// A listener may make the page fire an event the SDK listens to, synchronously,
+/// from inside an SDK event: the welcome timeout (a timer callback) schedules a
+/// reconnect 30 s away, and a `reconnecting` listener dispatches `online`, which
+/// re-enters the SDK and reconnects at once (a callback that refused re-entry would
+/// throw inside `dispatchEvent` and leave the reconnect 30 s away).
+#[wasm_bindgen_test]
+async fn a_listener_may_dispatch_a_page_event_from_inside_an_sdk_event() {
+    let options =
+        json(r#"{"token":"t","welcomeTimeoutMs":200,"backoff":{"initialMs":30000,"jitter":0}}"#);
+    let client = Client::new(silent_url().into(), &options).unwrap();
+    let states = Recorder::on(&client, "state");
+    let errors = Recorder::on(&client, "error");
+    let online = Function::new_no_args("window.dispatchEvent(new Event('online'))");
+    let _off = client.on("reconnecting", &online);
+    let _ = client.connect();
+    let handshakes = || {
+        states
+            .all(0)
+            .iter()
+            .filter(|s| s.as_string().as_deref() == Some("handshaking"))
+            .count()
+    };
+    wait_for("a second handshake right after `online`", 3_000, || {
+        handshakes() >= 2
+    })
+    .await;
+    assert_eq!(errors.len(), 0, "no listener threw");
+    client.close();
+}
+
 #[wasm_bindgen_test]
 async fn a_throwing_handler_is_reported_and_never_breaks_the_client() {
     let client = client(&user("thrower"));

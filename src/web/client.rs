@@ -16,7 +16,7 @@ use super::host::{Host, HostEvent, OnFrame, OnHost};
 use super::payload::{self, JsPayload};
 use super::pump::{self, feed, notice_closing, pump};
 use super::share::{self, Op};
-use super::{now, Inner, Shared};
+use super::{now, FrameInHand, Inner, Shared};
 
 /// A guarded WebSocket connection to a wsguard server.
 #[wasm_bindgen]
@@ -80,7 +80,7 @@ impl Client {
                 pending: Vec::new(),
                 connect_waiters: Vec::new(),
                 next_promise: 0,
-                frame_in_hand: None,
+                frame_in_hand: FrameInHand::None,
                 token_provider,
                 timer: None,
                 host,

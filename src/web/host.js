@@ -11,6 +11,9 @@
 //   6 the socket closed (a: code, b: reason, n: the reason's retry_after_ms, or -1)
 //   7 the token provider answered (a: the token, undefined if none)
 //   8 the durable outbox was read (a: its entries, null if it cannot be used)
+//   9 a share group's lock (n: 0 this tab's own lock is held, 1 the leader lock is
+//     held, 2 another tab holds it, 3 the lock of tab `a` is free: that tab is gone)
+//  10 a share group's channel message (a: the message)
 // `frames(object, type, id, room, name, seq, at, closing)`, for every text frame
 // that is a JSON object with a string `type`: see `Sock`.
 //
@@ -300,11 +303,12 @@ export function random_id() {
   return Array.from(crypto.getRandomValues(new Uint32Array(3)), (n) => n.toString(16).padStart(8, "0")).join("");
 }
 export class Tabs {
-  constructor(name, tab, onMessage, onLock) {
-    this.name = name; this.onLock = onLock; this.open = true; this.held = []; this.waits = new Map();
+  constructor(name, tab, host) {
+    this.name = name; this.open = true; this.held = []; this.waits = new Map();
+    this.onLock = (what, tab) => host.on(9, what, tab);
     this.channel = new BroadcastChannel(name); shareLive++;
-    this.channel.onmessage = (e) => onMessage(e.data);
-    this.request(name + "/" + tab, () => { onLock(0, ""); return this.hold(); });
+    this.channel.onmessage = (e) => host.on(10, 0, e.data);
+    this.request(name + "/" + tab, () => { this.onLock(0, ""); return this.hold(); });
   }
   hold() {
     shareLive++;

@@ -112,8 +112,11 @@ extern "C" {
     pub(crate) fn ack(room: &str, seq: Option<f64>) -> JsValue;
 }
 
-/// `on(what, n, a, b)` of `host.js`.
-pub(crate) type OnHost = Closure<dyn FnMut(u32, f64, JsValue, JsValue)>;
+/// `on(what, n, a, b)` of `host.js`. Both callbacks are `Fn`: user code they run
+/// may dispatch a page or socket event synchronously and so call them again (a
+/// `FnMut` closure would throw "closure invoked recursively"); they hold no borrow
+/// while user code runs.
+pub(crate) type OnHost = Closure<dyn Fn(u32, f64, JsValue, JsValue)>;
 
 /// What the socket's `message` listener hands over: the parsed object, `type`
 /// (none: "message"), `id`, the room's number (0: none or not numbered) and its
@@ -122,7 +125,7 @@ pub(crate) type OnHost = Closure<dyn FnMut(u32, f64, JsValue, JsValue)>;
 /// past open. It returns `true` when the listener is to emit the frame's `message`
 /// event itself (see [`super::pump::on_frame`]).
 pub(crate) type OnFrame = Closure<
-    dyn FnMut(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool) -> bool,
+    dyn Fn(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool) -> bool,
 >;
 
 /// What `on` reports.
@@ -144,6 +147,14 @@ pub(crate) enum HostEvent {
     Token(Option<String>),
     /// The durable outbox's entries, or `None` if it cannot be used.
     Loaded(Option<JsValue>),
+    /// A share group's lock: 0 this tab's own lock is held, 1 the leader lock is
+    /// held, 2 another tab holds it, 3 the lock of `tab` is free (that tab is gone).
+    Lock {
+        what: u32,
+        tab: String,
+    },
+    /// A message on the share group's channel.
+    Relay(JsValue),
 }
 
 impl HostEvent {
@@ -161,6 +172,11 @@ impl HostEvent {
             },
             7 => Self::Token(a.as_string()),
             8 => Self::Loaded((!a.is_null()).then_some(a)),
+            9 => Self::Lock {
+                what: n as u32,
+                tab: a.as_string().unwrap_or_default(),
+            },
+            10 => Self::Relay(a),
             _ => return None,
         })
     }

@@ -44,16 +44,26 @@ pub fn live_socket_listeners() -> u32 {
 
 type Shared = Rc<RefCell<Inner>>;
 
+/// Where the `message` event of a received frame goes (see [`pump::leave_to_listener`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrameInHand {
+    /// No received frame is being fed: `message` events are emitted from here.
+    None,
+    /// A received frame is being fed to the core.
+    Fed,
+    /// Its `message` event is left to the socket's listener.
+    LeftToListener,
+}
+
 struct Inner {
     core: Core<JsPayload>,
     url: String,
     socket: Option<(SocketId, BrowserSocket)>,
-    /// Promise callbacks of the requests under way (a Vec: few at a time, and no
-    /// hash map in the wasm).
+    /// The promises (numbered in `host`) of the requests under way (a Vec: few at
+    /// a time, and no hash map in the wasm).
     pending: Vec<(RequestId, u32)>,
-    /// While a received frame is fed to the core: `Some(false)`, `Some(true)` once
-    /// its `message` event is left to the socket's listener ([`pump::leave_to_listener`]).
-    frame_in_hand: Option<bool>,
+    /// The received frame being fed to the core, if any ([`pump::on_frame`]).
+    frame_in_hand: FrameInHand,
     /// The promises of `connect()` calls waiting for a welcome.
     connect_waiters: Vec<u32>,
     /// The number of the next promise made in `host` (see [`Inner::promise`]).

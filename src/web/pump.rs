@@ -11,7 +11,7 @@ use super::host::HostEvent;
 use super::payload::JsPayload;
 use super::share;
 use super::socket::BrowserSocket;
-use super::{at, now, Inner, Shared};
+use super::{at, now, FrameInHand, Inner, Shared};
 
 /// Feeds one input to the core, then carries out its outputs. The live socket is
 /// checked first: one that stopped being open (the server's close frame arrived)
@@ -57,6 +57,8 @@ pub(super) fn on_host(shared: &Shared, event: HostEvent) {
         HostEvent::CheckLiveness => feed(shared, |core, now| core.check_liveness(now)),
         HostEvent::Token(token) => feed(shared, |core, now| core.on_token(token, now)),
         HostEvent::Loaded(entries) => super::durable::loaded(shared, entries),
+        HostEvent::Lock { what, tab } => share::on_lock(shared, what, tab),
+        HostEvent::Relay(message) => share::on_relay(shared, &message),
         HostEvent::SocketOpen | HostEvent::SocketClosing | HostEvent::SocketClosed { .. } => {
             let live = shared.borrow().socket.as_ref().map(|(id, _)| *id);
             let Some(socket) = live else { return };
@@ -86,14 +88,15 @@ pub(super) fn on_frame(
     received_at: f64,
     closing: bool,
 ) -> bool {
-    shared.borrow_mut().frame_in_hand = Some(false);
+    shared.borrow_mut().frame_in_hand = FrameInHand::Fed;
     feed_at(shared, at(received_at), |core, now| {
         if closing {
             core.on_socket_closing(socket, now);
         }
         core.on_frame(socket, frame, now);
     });
-    shared.borrow_mut().frame_in_hand.take() == Some(true)
+    let in_hand = core::mem::replace(&mut shared.borrow_mut().frame_in_hand, FrameInHand::None);
+    in_hand == FrameInHand::LeftToListener
 }
 
 /// The `message` event of the frame being fed (the core makes one only of the
@@ -103,11 +106,11 @@ pub(super) fn on_frame(
 /// they would be otherwise; nothing comes after a room message.
 pub(super) fn leave_to_listener(shared: &Shared) -> bool {
     let mut inner = shared.borrow_mut();
-    let in_hand = inner.frame_in_hand == Some(false);
-    if in_hand {
-        inner.frame_in_hand = Some(true);
+    let fed = inner.frame_in_hand == FrameInHand::Fed;
+    if fed {
+        inner.frame_in_hand = FrameInHand::LeftToListener;
     }
-    in_hand
+    fed
 }
 
 /// Carries out every pending output of the core, then arms the timer. User code

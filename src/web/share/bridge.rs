@@ -6,21 +6,27 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
+use super::super::host::Host;
+
 #[wasm_bindgen(module = "/src/web/host.js")]
 extern "C" {
     /// One tab's membership of a share group: its channel, its own tab lock (held
     /// from construction to `close`), its leader lock request, and the tab locks it
     /// watches as a leader.
     pub(crate) type Tabs;
-    /// Opens the channel `name` and requests the tab lock `name/tab`; `on_lock(0)`
-    /// once it is held.
+    /// Opens the channel `name` and requests the tab lock `name/tab`; its messages
+    /// and lock grants go to `host`'s callback ([`HostEvent::Lock`],
+    /// [`HostEvent::Relay`]), the tab lock first once it is held.
+    ///
+    /// [`HostEvent::Lock`]: crate::web::host::HostEvent::Lock
+    /// [`HostEvent::Relay`]: crate::web::host::HostEvent::Relay
     #[wasm_bindgen(constructor)]
-    pub(crate) fn new(name: &str, tab: &str, on_message: &JsValue, on_lock: &JsValue) -> Tabs;
-    /// Requests the leader lock: `on_lock(1)` when held (at once if free), `on_lock(2)`
-    /// if another tab holds it (this tab then waits in line).
+    pub(crate) fn new(name: &str, tab: &str, host: &Host) -> Tabs;
+    /// Requests the leader lock: lock event 1 when held (at once if free), 2 if
+    /// another tab holds it (this tab then waits in line).
     #[wasm_bindgen(method)]
     pub(crate) fn lead(this: &Tabs);
-    /// Requests `tab`'s lock: `on_lock(3, tab)` once it is free (that tab is gone).
+    /// Requests `tab`'s lock: lock event 3 with `tab` once it is free (that tab is gone).
     #[wasm_bindgen(method)]
     pub(crate) fn watch(this: &Tabs, tab: &str);
     /// Posts a message to the other tabs; `false` if it cannot be cloned.

@@ -19,16 +19,14 @@ mod follower;
 mod leader;
 mod local;
 
-use alloc::rc::Rc;
-
 use js_sys::{Array, Object};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wsguard_protocol::client::{ClientState, Millis, Stats};
 use wsguard_protocol::share::{group_key, lock_name, Relayed, TabId, TabRooms, DEFAULT_GROUP};
 
 use super::convert::object;
+use super::host;
 use super::payload::{get, set};
 use super::{Inner, Shared};
 use bridge::Tabs;
@@ -60,8 +58,6 @@ struct TabStats {
 pub(super) struct Share {
     me: TabId,
     tabs: Tabs,
-    _on_message: Closure<dyn FnMut(JsValue)>,
-    _on_lock: Closure<dyn FnMut(u32, String)>,
     role: Role,
     /// The highest leader term seen: a `lead` of an older term is stale.
     term: u64,
@@ -148,30 +144,10 @@ pub(super) fn start(shared: &Shared) {
     };
     let name = lock_name(&group_key(&inner.url, &group, &inner.share_token));
     let me = TabId(bridge::random_id());
-    let weak = Rc::downgrade(shared);
-    let on_message = Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
-        if let Some(shared) = weak.upgrade() {
-            on_message(&shared, &message);
-            super::pump::pump(&shared);
-        }
-    });
-    let weak = Rc::downgrade(shared);
-    let on_lock = Closure::<dyn FnMut(u32, String)>::new(move |what: u32, tab: String| {
-        if let Some(shared) = weak.upgrade() {
-            on_lock(&shared, what, tab);
-        }
-    });
-    let tabs = Tabs::new(
-        &name,
-        &me.0,
-        on_message.as_ref().unchecked_ref(),
-        on_lock.as_ref().unchecked_ref(),
-    );
+    let tabs = Tabs::new(&name, &me.0, &inner.host);
     inner.share = Some(Box::new(Share {
         me,
         tabs,
-        _on_message: on_message,
-        _on_lock: on_lock,
         role: Role::Pending,
         term: 0,
         welcome: None,
@@ -236,24 +212,22 @@ pub(super) fn stats(inner: &Inner) -> Option<JsValue> {
     let share = inner.share.as_ref()?;
     let core = inner.core.stats();
     let leading = share.role == Role::Leader;
-    let n = |v: u64| JsValue::from_f64(v as f64);
     let (reconnects, rtt) = if leading {
         counters(&core)
     } else {
         (share.reconnects, share.rtt.clone())
     };
-    let reconnects = JsValue::from_f64(reconnects);
-    let connection = |v: u64| n(if leading { v } else { 0 });
-    Some(object(&[
-        ("sent", n(share.stats.sent)),
-        ("received", n(share.stats.received)),
-        ("queued", connection(core.queued)),
-        ("dropped", connection(core.dropped)),
-        ("reconnects", reconnects),
-        ("errors", n(share.stats.errors)),
-        ("rttMs", rtt),
-        ("persisted", connection(core.persisted)),
-    ]))
+    let connection = |v: u64| if leading { v as f64 } else { 0.0 };
+    Some(host::stats(
+        share.stats.sent as f64,
+        share.stats.received as f64,
+        connection(core.queued),
+        connection(core.dropped),
+        reconnects,
+        share.stats.errors as f64,
+        rtt.as_f64(),
+        connection(core.persisted),
+    ))
 }
 
 /// The last welcome of the shared connection, when this tab is in a group.
@@ -323,6 +297,12 @@ pub(super) fn count_errors(inner: &mut Inner, n: u32) {
     }
 }
 
+/// A message on the group's channel (docs/SHARED.md), then the outputs it caused.
+pub(super) fn on_relay(shared: &Shared, message: &JsValue) {
+    on_message(shared, message);
+    super::pump::pump(shared);
+}
+
 fn on_message(shared: &Shared, message: &JsValue) {
     if get(message, "v").as_f64() != Some(f64::from(VERSION)) {
         return;
@@ -357,7 +337,8 @@ fn on_message(shared: &Shared, message: &JsValue) {
     }
 }
 
-fn on_lock(shared: &Shared, what: u32, tab: String) {
+/// A lock of the group (see [`HostEvent::Lock`](super::host::HostEvent::Lock)).
+pub(super) fn on_lock(shared: &Shared, what: u32, tab: String) {
     match what {
         // Our tab lock is held: a leader may watch it from now on.
         0 => {
