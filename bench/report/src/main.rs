@@ -213,7 +213,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(bundle) = records.iter().find(|r| r["label"] == "bundle") {
         let kb = |f: &str| bundle[f].as_f64().unwrap_or(0.0) / 1024.0;
-        let _ = writeln!(md, "\n## Bundle size (release, wasm-opt -Oz)\n");
+        let _ = writeln!(md, "\n## Bundle size (release, wasm-opt -Os)\n");
         let _ = writeln!(md, "| file | raw KB | gzipped KB |\n|---|---|---|");
         let _ = writeln!(md, "| wsguard_bg.wasm | {:.1} | {:.1} |", kb("wasm_raw"), kb("wasm_gz"));
         let _ = writeln!(md, "| JS (minified glue + snippets) | {:.1} | {:.1} |", kb("js_raw"), kb("js_gz"));
