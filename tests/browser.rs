@@ -513,6 +513,32 @@ async fn a_server_that_never_welcomes_trips_the_welcome_timeout() {
     client.close();
 }
 
+/// A server push of an application type reaches that type's listeners with its
+/// `data` and the whole frame (data absent: undefined), and no other listener.
+#[wasm_bindgen_test]
+async fn a_push_of_an_application_type_reaches_its_listeners_with_data_and_frame() {
+    let run = run_id();
+    let client = Client::new(misbehaving_url("/push", &run), &json(r#"{"token":"t"}"#)).unwrap();
+    let progress = Recorder::on(&client, "job.progress");
+    let messages = Recorder::on(&client, "message");
+    ok(client.connect()).await;
+    for push in [
+        r#"{"type":"job.progress","data":{"pct":50}}"#,
+        r#"{"type":"job.done"}"#,
+        r#"{"type":"job.progress"}"#,
+    ] {
+        client.send("push.me", json(push)).unwrap();
+    }
+    wait_for("two job.progress pushes", 5_000, || progress.len() == 2).await;
+    assert_eq!(get(&progress.arg(0, 0), "pct"), 50);
+    assert_eq!(get(&progress.arg(0, 1), "type"), "job.progress");
+    assert_eq!(get(&get(&progress.arg(0, 1), "data"), "pct"), 50);
+    assert!(progress.arg(1, 0).is_undefined(), "no data: undefined");
+    assert_eq!(get(&progress.arg(1, 1), "type"), "job.progress");
+    assert_eq!(messages.len(), 0, "a push is not a room message");
+    client.close();
+}
+
 /// A listener may make the page fire an event the SDK listens to, synchronously,
 /// from inside an SDK event: the welcome timeout (a timer callback) schedules a
 /// reconnect 30 s away, and a `reconnecting` listener dispatches `online`, which

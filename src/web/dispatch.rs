@@ -23,11 +23,13 @@ pub(super) fn dispatch(shared: &Shared, event: Event<JsPayload>) {
             }
         }
         Event::Push(frame) => {
-            let data = frame
-                .data
-                .as_ref()
-                .map_or(JsValue::UNDEFINED, |d| d.value.clone());
-            emit(shared, &frame.kind, &[data, frame_object(&frame)]);
+            if !leave_to_listener(shared) {
+                let data = frame
+                    .data
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, |d| d.value.clone());
+                emit(shared, &frame.kind, &[data, frame_object(&frame)]);
+            }
         }
         Event::Reconnecting { .. } | Event::Error { .. } => {
             if let Some((name, info)) = connection_event(&event) {

@@ -217,9 +217,9 @@ export class Sock {
           event.timeStamp,
           ws.readyState !== 1,
         );
-        // A room message the core accepted: its event is emitted here, with the object
-        // parsed above, once the frame's other outputs are carried out.
-        if (mine) host.emit("message", 1, v);
+        // A room message or a push the core accepted: its event is emitted here, with
+        // the object parsed above, once the frame's other outputs are carried out.
+        if (mine) v.type === "message" ? host.emit("message", 1, v) : host.emit(v.type, 2, v.data, v);
       }],
       // A close reason may carry `{"retry_after_ms": N}` (n: -1 when it does not).
       ["close", (event) => {

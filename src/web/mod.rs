@@ -47,11 +47,11 @@ type Shared = Rc<RefCell<Inner>>;
 /// Where the `message` event of a received frame goes (see [`pump::leave_to_listener`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameInHand {
-    /// No received frame is being fed: `message` events are emitted from here.
+    /// No received frame is being fed: events are emitted from here.
     None,
     /// A received frame is being fed to the core.
     Fed,
-    /// Its `message` event is left to the socket's listener.
+    /// Its `message` (or application type) event is left to the socket's listener.
     LeftToListener,
 }
 

@@ -80,7 +80,7 @@ pub(super) fn on_host(shared: &Shared, event: HostEvent) {
 
 /// A frame of the live socket, with the time and `readyState` its listener read
 /// where it ran (two calls from the wasm per message saved). Returns whether the
-/// core accepted it as a room message whose `message` event the listener emits
+/// core accepted it as a room message or a push whose event the listener emits
 /// with the object it parsed, once this returns (see [`leave_to_listener`]).
 pub(super) fn on_frame(
     shared: &Shared,
@@ -99,11 +99,11 @@ pub(super) fn on_frame(
     in_hand == FrameInHand::LeftToListener
 }
 
-/// The `message` event of the frame being fed (the core makes one only of the
-/// frame it is given) is left to the socket's listener, which emits the object
-/// it parsed as soon as the frame's outputs are carried out: no crossing out of the
-/// wasm per message. Events before it in those outputs are emitted first, as
-/// they would be otherwise; nothing comes after a room message.
+/// The `message` (or application type) event of the frame being fed (the core
+/// makes one only of the frame it is given) is left to the socket's listener,
+/// which emits the object it parsed as soon as the frame's outputs are carried
+/// out: no crossing out of the wasm per message. Events before it in those outputs
+/// are emitted first, as they would be otherwise; none comes after it.
 pub(super) fn leave_to_listener(shared: &Shared) -> bool {
     let mut inner = shared.borrow_mut();
     let fed = inner.frame_in_hand == FrameInHand::Fed;

@@ -13,6 +13,9 @@ for byte, to the good server's /ws, so the client's reconnect meets a real serve
   /bad-welcome   answers hello with a welcome the SDK cannot read
                  (`&variant=no-epoch`: no epoch; `&variant=wrong-type`:
                  heartbeat_ms is a string), then closes properly when the client does
+  /push          welcomes; on a frame of type "push.me" sends its `data` back as a
+                 frame of its own (say {"type": "job.progress", "data": {...}}), as a
+                 server push of an application type
   /report        a WebSocket that answers the page's first frame with what
                  happened in the run as JSON, {"connections": N, "close_codes": [...]},
                  and closes
@@ -104,6 +107,15 @@ async def linger_close(reader, writer):
         await writer.drain()
 
 
+async def push(reader, writer):
+    async for message in iter_frames(reader):
+        if message.get("type") == "hello":
+            writer.write(frame(0x1, welcome().encode()))
+        elif message.get("type") == "push.me":
+            writer.write(frame(0x1, json.dumps({**message.get("data", {}), "ts": 0}).encode()))
+        await writer.drain()
+
+
 async def iter_frames(reader):
     """Text frames until the client's close frame or EOF."""
     try:
@@ -179,6 +191,8 @@ async def handle(reader, writer):
         await accept(writer, headers)
         if target.path == "/linger-close":
             await linger_close(reader, writer)
+        elif target.path == "/push":
+            await push(reader, writer)
         elif target.path == "/bad-welcome":
             await bad_welcome(reader, writer, run, query.get("variant"))
     except (asyncio.IncompleteReadError, ConnectionError):
