@@ -51,7 +51,7 @@ if grep -E '^\[WARN\]|Skipping wasm-opt' "$build_log" | grep -v 'failed to get w
   die "wasm-pack warned (above): fix it rather than ship a degraded package"
 fi
 
-# 4. Minify the JS a page loads (the glue and its inline snippets), as it ships: the
+# 4. Minify the JS a page loads (the glue and its JS snippet, src/web/host.js), as it ships: the
 #    bundle is counted the way bundlephobia counts the libraries it is compared with
 #    (minified, then gzipped). Exported names stay; measured -2.9 KB gzipped
 #    (bench/SIZE.md). The duplicate key esbuild would warn about is wasm-bindgen's
@@ -69,7 +69,7 @@ node scripts/short-names.mjs pkg/wsguard_bg.wasm pkg/wsguard.js pkg/wsguard.d.ts
 # 5. Complete package.json: wasm-pack writes name, version, license, main, types and
 #    a files list without the licenses; add exports (with ./package.json and the
 #    .wasm for apps that pass its URL to init()), keywords, homepage, bugs, and
-#    sideEffects false unless there are inline JS snippets.
+#    sideEffects false unless there are JS snippets.
 node --input-type=module - <<'EOF'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 const file = "pkg/package.json";

@@ -28,7 +28,7 @@ failed=$(grep -Eo '[0-9]+ failed' target/host-tests.log | awk '{s+=$1} END {prin
 step "SDK release build (scripts/build-sdk.sh: wasm-pack, the pinned wasm-opt, npm pack) and bundle size"
 scripts/build-sdk.sh
 wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
-# The JS a page loads: the glue and every inline snippet it imports.
+# The JS a page loads: the glue and every JS snippet it imports (src/web/host.js).
 js_gz=$(cat pkg/wsguard.js $(find pkg/snippets -name '*.js' 2>/dev/null | sort) | gzip -9 -c | wc -c)
 total=$((wasm_gz + js_gz))
 limit=55296

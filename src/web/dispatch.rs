@@ -80,15 +80,16 @@ pub(super) fn connection_event(event: &Event<JsPayload>) -> Option<(&'static str
 /// Calls the listeners of `event` (in JS, `host.js`); a listener that throws is
 /// reported on `error`. No borrow is held while they run: they may call back in.
 pub(super) fn emit(shared: &Shared, event: &str, args: &[JsValue]) {
-    let host: host::Host = shared.borrow().host.clone().unchecked_into();
+    // A copy of the reference: listeners run with no borrow of `Inner` held.
+    let host = shared.borrow().host.clone();
     let none = JsValue::UNDEFINED;
     let thrown = match args {
         [one] => host.emit(event, 1, one, &none),
         [one, two] => host.emit(event, 2, one, two),
         _ => host.emit(event, 3, &args.iter().collect::<Array>(), &none),
     };
-    count_errors(
-        &mut shared.borrow_mut(),
-        thrown + u32::from(event == "error"),
-    );
+    let errors = thrown + u32::from(event == "error");
+    if errors > 0 {
+        count_errors(&mut shared.borrow_mut(), errors);
+    }
 }

@@ -1,7 +1,9 @@
 // The browser plumbing of one wsguard client, in JS: its WebSocket and the
-// listeners it owns, its one timer, the page events it watches, and the promises
-// it waits on. Nothing here decides anything: every event goes to the wasm through
-// one of two callbacks, and the sans-IO core decides what it means.
+// listeners it owns, its one timer, the page events it watches, the promises it
+// waits on, the user's listeners and the promises of calls, the objects they are
+// handed, the durable outbox's IndexedDB store, and the share group's Web Locks and
+// BroadcastChannel. Nothing here decides anything: every event goes to the wasm
+// through one of two callbacks, and the sans-IO core decides what it means.
 //
 // `on(what, n, a, b)`, for everything but frames:
 //   1 the timer fired
@@ -235,7 +237,7 @@ export class Sock {
     // The browser fires nothing when the server's close frame arrives, only when
     // the connection is gone (seconds later if the server keeps it open).
     this.watch = setInterval(() => ws.readyState > 1 && ++closing === 2 && host.on(5), 100);
-    live += 4;
+    live += this.listeners.length + 1;
   }
   /** Whether the socket can no longer be written (CLOSING or CLOSED). */
   closing() {
@@ -262,7 +264,7 @@ export class Sock {
   free() {
     clearInterval(this.watch);
     for (const [kind, f] of this.listeners) this.ws.removeEventListener(kind, f);
-    live -= 4;
+    live -= this.listeners.length + 1;
     if (this.ws.readyState <= 1) this.ws.close();
   }
 }

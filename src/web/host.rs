@@ -1,6 +1,8 @@
-//! The browser plumbing in JS (`host.js`): one client's socket, timer, page events
-//! and awaited promises, reporting back through two callbacks. This module names
-//! what they report; [`super::pump`] feeds it to the core.
+//! The browser plumbing in JS (`host.js`): one client's socket, timer, page events,
+//! listeners, promises and the objects they are handed, its durable outbox's
+//! IndexedDB store and its share group's locks and channel, reporting back through
+//! two callbacks. This module binds it and names what it reports; [`super::pump`]
+//! feeds that to the core.
 
 use crate::prelude::*;
 use js_sys::Promise;
@@ -9,7 +11,8 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/web/host.js")]
 extern "C" {
-    /// One client's timer, page listeners and awaited promises.
+    /// One client's timer, page listeners, user listeners and promises.
+    #[derive(Clone)]
     pub(crate) type Host;
     #[wasm_bindgen(constructor)]
     pub(crate) fn new(on: &JsValue, frames: &JsValue) -> Host;
@@ -123,7 +126,7 @@ pub(crate) type OnHost = Closure<dyn Fn(u32, f64, JsValue, JsValue)>;
 /// name when it crosses (first frame of a numbered room, or not numbered), `seq`
 /// (-1 when not a number), the event's `timeStamp` and whether `readyState` was
 /// past open. It returns `true` when the listener is to emit the frame's `message`
-/// event itself (see [`super::pump::on_frame`]).
+/// (or application type) event itself (see [`super::pump::on_frame`]).
 pub(crate) type OnFrame = Closure<
     dyn Fn(JsValue, Option<String>, Option<String>, u32, Option<String>, f64, f64, bool) -> bool,
 >;

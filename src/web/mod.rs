@@ -71,8 +71,8 @@ struct Inner {
     token_provider: Option<Function>,
     /// The deadline the timer is armed for.
     timer: Option<Millis>,
-    /// The socket, timer, page events and promises in JS, and its two callbacks
-    /// (dropped after it: `Host::free` runs first).
+    /// The browser plumbing in JS, and its two callbacks (dropped after it:
+    /// `Host::free` runs first).
     host: Host,
     _callbacks: (OnHost, OnFrame),
     /// The durable outbox (`persist: true` and IndexedDB usable).
