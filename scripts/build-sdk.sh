@@ -51,20 +51,38 @@ if grep -E '^\[WARN\]|Skipping wasm-opt' "$build_log" | grep -v 'failed to get w
   die "wasm-pack warned (above): fix it rather than ship a degraded package"
 fi
 
-# 4. Minify the JS a page loads (the glue and its JS snippet, src/web/host.js), as it ships: the
-#    bundle is counted the way bundlephobia counts the libraries it is compared with
-#    (minified, then gzipped). Exported names stay; measured -2.9 KB gzipped
-#    (bench/SIZE.md). The duplicate key esbuild would warn about is wasm-bindgen's
-#    (one snippet imported under two names), harmless.
-for js in pkg/wsguard.js $(find pkg/snippets -name '*.js' 2>/dev/null); do
-  [ -f "$js" ] || continue
-  esbuild "$js" --minify --format=esm --log-level=warning \
-    --log-override:duplicate-object-key=silent --outfile="$js.min" --allow-overwrite
-  mv "$js.min" "$js"
-done
-# Short names between the wasm and its glue, in both and in the export declarations
+# 4. One JS module: the glue wasm-bindgen wrote and the JS layer (src/web/*.js,
+#    which it copied as snippets) bundled, tree-shaken and minified (esbuild), as
+#    it ships: the bundle is counted the way bundlephobia counts the libraries it
+#    is compared with (minified, then gzipped). The entry exports `init`, `initSync`,
+#    `Client` and `liveSocketListeners`; the types are src/web/wsguard.d.ts.
+# The glue's `Core` class (wasm-bindgen writes one for the exported struct) is not
+# used: the JS layer calls the core's raw exports (src/web/core.js). Cut before
+# bundling, with its finalizer (esbuild keeps a class whose prototype is written).
+node --input-type=module - <<'EOF'
+import { readFileSync, writeFileSync } from "node:fs";
+let js = readFileSync("pkg/wsguard.js", "utf8");
+const cuts = [
+  /\nexport class Core \{[\s\S]*?\nif \(Symbol\.dispose\) Core\.prototype\[Symbol\.dispose\] = Core\.prototype\.free;\n/,
+  /\nconst CoreFinalization = [\s\S]*?\n\s*: new FinalizationRegistry\(ptr => wasm\.__wbg_core_free\(ptr, 1\)\);\n/,
+];
+for (const cut of cuts) {
+  if (!cut.test(js)) throw new Error(`pkg/wsguard.js: ${cut} not found (wasm-bindgen's glue changed?)`);
+  js = js.replace(cut, "\n");
+}
+writeFileSync("pkg/wsguard.js", js);
+EOF
+client=$(find pkg/snippets -path '*/src/web/client.js')
+[ -n "$client" ] || die "wasm-bindgen did not copy src/web/client.js into pkg/snippets"
+printf 'export { default, initSync } from "./wsguard.js";\nexport { Client, liveSocketListeners } from "./%s";\n' \
+  "${client#pkg/}" > pkg/entry.js
+esbuild pkg/entry.js --bundle --minify --format=esm --log-level=warning --outfile=pkg/wsguard.bundle.js
+mv pkg/wsguard.bundle.js pkg/wsguard.js
+rm -rf pkg/entry.js pkg/snippets
+cp src/web/wsguard.d.ts pkg/wsguard.d.ts
+# Short names between the wasm and the bundle, in both and in the export declarations
 # (scripts/short-names.mjs; measured -2.8 KB gzipped, bench/SIZE.md).
-node scripts/short-names.mjs pkg/wsguard_bg.wasm pkg/wsguard.js pkg/wsguard.d.ts pkg/wsguard_bg.wasm.d.ts >&2
+node scripts/short-names.mjs pkg/wsguard_bg.wasm pkg/wsguard.js pkg/wsguard_bg.wasm.d.ts >&2
 
 # 5. Complete package.json: wasm-pack writes name, version, license, main, types and
 #    a files list without the licenses; add exports (with ./package.json and the
@@ -97,7 +115,7 @@ const pkg = {
     "./wsguard_bg.wasm": "./wsguard_bg.wasm",
     "./package.json": "./package.json",
   },
-  files: [...new Set([...generated.files, "README.md", ...licenses])],
+  files: [...new Set([...generated.files.filter((f) => f !== "snippets" || snippets), "README.md", ...licenses])],
   sideEffects: snippets ? ["./snippets/*"] : false,
 };
 writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);

@@ -22,7 +22,9 @@ const [wasmPath, jsPath, ...dtsPaths] = process.argv.slice(2);
 if (!wasmPath || !jsPath) throw new Error("usage: short-names.mjs WASM JS [DTS...]");
 const GLUE_MODULE = "./wsguard_bg.js";
 const GLUE_MODULE_SHORT = "a";
-const KEEP_EXPORTS = new Set(["memory"]);
+// `start`: the start function wasm-bindgen also exports (nothing reads it; the name is a
+// common word the bundle may hold elsewhere).
+const KEEP_EXPORTS = new Set(["memory", "start"]);
 
 const bytes = readFileSync(wasmPath);
 let js = readFileSync(jsPath, "utf8");

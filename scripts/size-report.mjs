@@ -7,7 +7,8 @@
 // Sizes are raw bytes of the optimized wasm (the name section left out), with
 // each group's share; the gzipped totals (gzip -9, as the bundle gate counts) come
 // from scripts/size-report.sh.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { transformSync } from "esbuild";
 import { gzipSync } from "node:zlib";
 
 const [input, flag, mdFile] = process.argv.slice(2);
@@ -19,7 +20,9 @@ const total = items.reduce((s, i) => s + i.shallow_size, 0);
 // shims, data segments and a few std parts of interest named apart.
 function group(name) {
   if (/^"?data segment/.test(name)) return "data segments (strings, tables)";
-  if (/ shim$|^__wbindgen|^__wbg|^wasm_bindgen|^js_sys|^web_sys|^client_/.test(name)) return "wasm-bindgen glue (exports, shims, js-sys, web-sys)";
+  if (/ shim$|^__wbindgen|^__wbg|^wasm_bindgen|^js_sys|^web_sys/.test(name)) return "wasm-bindgen glue (shims, js-sys)";
+  // The numeric exports JS calls (src/abi), each with the core's code it runs inlined.
+  if (/^(core|share|tabs|leader|relay)_[a-z_]+$/.test(name)) return "exports (src/abi, with the core inlined)";
   if (/^(type|import|export|elem|table|memory|global|code|custom)\b|section/.test(name)) return "wasm sections (types, imports, exports)";
   if (/::fmt::|::panicking::|panic|::fmt\b|Formatter/.test(name)) return "core::fmt + panics";
   if (/collections::btree/.test(name)) return "BTreeMap/BTreeSet (alloc)";
@@ -29,7 +32,7 @@ function group(name) {
   const head = name.replace(/^[<&*( ]+|^dyn |^const |^mut /g, "").match(/^[A-Za-z_][A-Za-z0-9_]*/);
   if (!head) return "other";
   const crate = head[0];
-  if (crate === "wsguard") return /::web::/.test(name) ? "wsguard (web layer, with the core inlined)" : "wsguard";
+  if (crate === "wsguard") return "wsguard (src/abi: handles, outputs)";
   if (crate === "wsguard_protocol") return "wsguard-protocol (sans-IO core)";
   if (["core", "alloc", "std", "__rustc", "u64", "u32", "str", "round", "fmin", "fmax"].includes(crate)) return "std/core/alloc (other)";
   if (/^(memcpy|memset|memmove|memcmp|bcmp|__)/.test(crate)) return "compiler builtins (mem*)";
@@ -58,13 +61,16 @@ const lines = [];
 lines.push(`size report: wasm ${wasmRaw} B raw, ${wasmGz} B gzipped; JS ${jsGz} B gzipped; total ${wasmGz + jsGz} B gzipped`);
 lines.push("size report: the wasm by crate (raw bytes of the optimized wasm, share):");
 for (const [g, { bytes, count }] of byGroup) lines.push(`  ${String(bytes).padStart(7)} B ${pct(bytes).padStart(7)}  ${g} (${count} items)`);
-// The JS a page loads, file by file (minified as shipped; gzip -9 of each alone).
-const jsFiles = ["pkg/wsguard.js", ...(existsSync("pkg/snippets") ? readdirSync("pkg/snippets", { recursive: true }) : [])
-  .filter((f) => f.endsWith(".js")).sort().map((f) => `pkg/snippets/${f}`)];
+// The JS a page loads: the one bundle shipped, then each module of the JS layer
+// minified alone (gzip -9 of each alone: they add up to more than the bundle, which
+// gzips them together).
+const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 lines.push("size report: the JS (raw, gzipped alone):");
-for (const f of jsFiles) {
-  const bytes = readFileSync(f);
-  lines.push(`  ${String(bytes.length).padStart(7)} B ${String(gzipSync(bytes, { level: 9 }).length).padStart(7)} B gz  ${f}`);
+const bundle = readFileSync("pkg/wsguard.js");
+lines.push(`  ${String(bundle.length).padStart(7)} B ${String(gz(bundle)).padStart(7)} B gz  pkg/wsguard.js (the bundle: wasm-bindgen's glue and src/web/*.js)`);
+for (const f of readdirSync("src/web").filter((f) => f.endsWith(".js")).sort()) {
+  const min = Buffer.from(transformSync(readFileSync(`src/web/${f}`, "utf8"), { minify: true, format: "esm" }).code);
+  lines.push(`  ${String(min.length).padStart(7)} B ${String(gz(min)).padStart(7)} B gz  src/web/${f} (minified alone)`);
 }
 lines.push("size report: top functions:");
 for (const i of topFunctions) lines.push(`  ${String(i.shallow_size).padStart(7)} B ${pct(i.shallow_size).padStart(7)}  ${shortName(i.name)}`);

@@ -37,16 +37,15 @@ mod prelude {
     pub(crate) use alloc::borrow::ToOwned;
     pub(crate) use alloc::boxed::Box;
     pub(crate) use alloc::string::String;
-    pub(crate) use alloc::vec;
     pub(crate) use alloc::vec::Vec;
 }
 
 pub use wsguard_protocol as protocol;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+mod abi;
 #[cfg(target_arch = "wasm32")]
-pub use web::{live_socket_listeners, Client};
+pub use abi::{live_socket_listeners, Client, Core};
 
 // Talc instead of the default dlmalloc: the same job in fewer bytes of wasm
 // (bench/SIZE.md has the measurement), and faster.

@@ -1,9 +1,9 @@
-// The browser plumbing of one wsguard client, in JS: its WebSocket and the
-// listeners it owns, its one timer, the page events it watches, the promises it
-// waits on, the user's listeners and the promises of calls, the objects they are
-// handed, the durable outbox's IndexedDB store, and the share group's Web Locks and
-// BroadcastChannel. Nothing here decides anything: every event goes to the wasm
-// through one of two callbacks, and the sans-IO core decides what it means.
+// The browser plumbing of one wsguard client: its WebSocket and the listeners it
+// owns, its one timer, the page events it watches, the promises it waits on, the
+// user's listeners and the promises of calls, the durable outbox's IndexedDB store,
+// and the share group's Web Locks and BroadcastChannel. Nothing here decides
+// anything: every event goes to the client (pump.js) through one of two callbacks,
+// and the sans-IO core in the wasm decides what it means.
 //
 // `on(what, n, a, b)`, for everything but frames:
 //   1 the timer fired
@@ -16,8 +16,8 @@
 //   9 a share group's lock (n: 0 this tab's own lock is held, 1 the leader lock is
 //     held, 2 another tab holds it, 3 the lock of tab `a` is free: that tab is gone)
 //  10 a share group's channel message (a: the message)
-// `frames(object, type, id, room, name, seq, at, closing)`, for every text frame
-// that is a JSON object with a string `type`: see `Sock`.
+// `frames(object, room, name, at, closing)`, for every text frame that is a JSON
+// object with a string `type`: see `Sock`.
 //
 // Building these from Rust through web-sys took a closure per listener and per
 // timer, and more wasm than this whole file (bench/SIZE.md).
@@ -114,13 +114,11 @@ export class Host {
   /** The client is dropped: no listener, timer or callback outlives it. */
   free() {
     this.disarm();
+    this.sock?.free();
     for (const [target, kind, f] of this.page) target.removeEventListener(kind, f);
     this.on = this.frames = () => {};
   }
 }
-
-// The objects handed to listeners and promises, built from the fields the wasm
-// passes (one call each, instead of a property set per field from Rust).
 
 /** An `Error` with a `code` JS can branch on. */
 export function fail(code, message) {
@@ -129,52 +127,11 @@ export function fail(code, message) {
   return err;
 }
 
-/** A frame as listeners and the durable outbox see it (absent fields left out). */
-export function frame(type, id, room, from, key, data, ts, seq) {
-  const f = { type };
-  if (id !== undefined) f.id = id;
-  if (room !== undefined) f.room = room;
-  if (from !== undefined) f.from = from;
-  if (key !== undefined) f.key = key;
-  if (data !== undefined) f.data = data;
-  if (ts !== undefined) f.ts = ts;
-  if (seq !== undefined) f.seq = seq;
-  return f;
-}
-
 /** A frame for the wire; undefined if it cannot be serialized (a BigInt, a cycle). */
 export function text(f) {
   try {
     return JSON.stringify(f);
   } catch {}
-}
-
-export function welcome(connection_id, user_id, session, epoch, heartbeat_ms, max_message_bytes, resumed, protocol, dedupe_ttl_ms) {
-  const w = { connection_id, user_id, session, epoch, heartbeat_ms, max_message_bytes, resumed, protocol };
-  if (dedupe_ttl_ms !== undefined) w.dedupe_ttl_ms = dedupe_ttl_ms;
-  return w;
-}
-
-/** A publish's outcome `{seq, key, duplicate}` (and `room` for the `published` event). */
-export function receipt(seq, key, duplicate, room) {
-  return room === undefined ? { seq, key, duplicate } : { seq, key, duplicate, room };
-}
-
-export function stats(sent, received, queued, dropped, reconnects, errors, rttMs, persisted) {
-  return { sent, received, queued, dropped, reconnects, errors, rttMs: rttMs ?? null, persisted };
-}
-
-export function reconnecting(attempt, delayMs, code, reason) {
-  return { attempt, delayMs, code, reason };
-}
-
-export function closed(code, reason, willReconnect) {
-  return { code, reason, willReconnect };
-}
-
-/** A join's answer `{room, seq}`, a leave's `{room}` (no seq). */
-export function ack(room, seq) {
-  return seq === undefined ? { room } : { room, seq };
 }
 
 // Rooms numbered per socket: after its first frame a room crosses into the wasm as
@@ -189,9 +146,8 @@ export class Sock {
     let closing = 0;
     this.listeners = [
       ["open", () => host.on(4)],
-      // Parsed here (the text never enters the wasm memory); the fields the core
-      // needs are passed in one call, with the event's time and whether the socket
-      // was still open, so the wasm makes no call out per message.
+      // Parsed here (the text never enters the wasm memory), its room numbered,
+      // handed over with the event's time and whether the socket was still open.
       ["message", (event) => {
         if (typeof event.data !== "string") return;
         let v;
@@ -209,19 +165,7 @@ export class Sock {
             room = rooms.size < ROOMS ? rooms.set(name, rooms.size + 1).size : 0;
           }
         }
-        const mine = host.frames(
-          v,
-          v.type === "message" ? undefined : v.type,
-          typeof v.id === "string" ? v.id : undefined,
-          room,
-          name,
-          typeof v.seq === "number" ? v.seq : -1,
-          event.timeStamp,
-          ws.readyState !== 1,
-        );
-        // A room message or a push the core accepted: its event is emitted here, with
-        // the object parsed above, once the frame's other outputs are carried out.
-        if (mine) v.type === "message" ? host.emit("message", 1, v) : host.emit(v.type, 2, v.data, v);
+        host.frames(v, room, name, event.timeStamp, ws.readyState !== 1);
       }],
       // A close reason may carry `{"retry_after_ms": N}` (n: -1 when it does not).
       ["close", (event) => {
@@ -238,6 +182,7 @@ export class Sock {
     // the connection is gone (seconds later if the server keeps it open).
     this.watch = setInterval(() => ws.readyState > 1 && ++closing === 2 && host.on(5), 100);
     live += this.listeners.length + 1;
+    (this.host = host).sock = this;
   }
   /** Whether the socket can no longer be written (CLOSING or CLOSED). */
   closing() {
@@ -265,6 +210,7 @@ export class Sock {
     clearInterval(this.watch);
     for (const [kind, f] of this.listeners) this.ws.removeEventListener(kind, f);
     live -= this.listeners.length + 1;
+    if (this.host.sock === this) this.host.sock = null;
     if (this.ws.readyState <= 1) this.ws.close();
   }
 }

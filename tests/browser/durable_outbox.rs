@@ -108,7 +108,7 @@ async fn a_publish_written_before_the_page_died_is_confirmed_by_the_next_page_no
     // Written to the socket, then the page dies before the ack comes back.
     let _lost = first.publish(&room, json(r#""once""#), None);
     assert_eq!(stat(&first, "persisted"), 1.0);
-    drop(first);
+    first.free();
     wait_for("bob's message", 5_000, || seen_by_bob.len() == 1).await;
     sleep(100).await;
 

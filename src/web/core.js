@@ -1,0 +1,117 @@
+// One client's sans-IO core in the wasm (src/abi/machine.rs), called with numbers:
+// strings go through wasm.js's table, values as handles. Its outputs come back as
+// plain objects (`poll`).
+import { w, str, put, done, take_resumed } from "./wasm.js";
+import * as wasm from "./wasm.js";
+import { fail } from "./host.js";
+
+export const STATES = ["idle", "connecting", "handshaking", "open", "reconnecting", "closed"];
+
+/** A number for the wasm (-1: none). */
+export const num = (v) => (typeof v === "number" && v >= 0 && v < Infinity ? v : -1);
+
+export class Machine {
+  /** `o`: the client's options; `origin`: Unix time in ms at `performance.now()` 0. */
+  constructor(o, token, provider, origin) {
+    const b = o.backoff ?? {};
+    const bool = (v) => (typeof v === "boolean" ? +v : 2);
+    this.p = done(w.core_new(
+      bool(o.reconnect), bool(o.resume), o.persist === true, str(token), provider,
+      num(o.welcomeTimeoutMs), num(o.connectTimeoutMs), num(o.requestTimeoutMs), num(o.queueLimit),
+      num(b.initialMs), num(b.factor), num(b.maxMs), num(b.jitter), num(b.stableMs), num(b.maxAttempts),
+      origin,
+    ));
+  }
+  connect(now) { w.core_at(this.p, 0, now); }
+  close(now) { w.core_at(this.p, 1, now); }
+  token(t, now) { done(w.core_token(this.p, str(t), now)); }
+  online(now) { w.core_at(this.p, 2, now); }
+  liveness(now) { w.core_at(this.p, 3, now); }
+  opened(s, now) { w.core_socket(this.p, 0, s, now); }
+  closing(s, now) { w.core_socket(this.p, 1, s, now); }
+  closed(s, code, reason, retry, now) { done(w.core_closed(this.p, s, code, str(reason), retry, now)); }
+  /** A received frame `v` (its `type`: `kind`, undefined for a room message). */
+  frame(s, v, kind, room, name, now, closing) {
+    done(w.core_frame(
+      this.p, s, str(kind), str(v.id), room, str(name), num(v.seq),
+      kind === undefined ? 0 : put(v.data), now, closing,
+    ));
+  }
+  /** 0 sent, 1 queued, 2 queue full, 3 closed. */
+  send(type, data, now) { return done(w.core_send(this.p, str(type), put(data), now)); }
+  request(type, data, timeout, now) { return done(w.core_request(this.p, str(type), put(data), num(timeout), now)); }
+  join(room, now) { return done(w.core_room(this.p, false, str(room), now)); }
+  leave(room, now) { return done(w.core_room(this.p, true, str(room), now)); }
+  publish(room, data, key, timeout, now) {
+    return done(w.core_publish(this.p, str(room), put(data), str(key), num(timeout), now));
+  }
+  /** The frame of the last `send` output was not written. */
+  refused(now) { w.core_at(this.p, 5, now); }
+  /** An entry read back from the durable outbox (`{sid, frame, writtenAt}`). */
+  entry(e) {
+    const f = e?.frame;
+    if (typeof e?.sid === "number" && typeof f?.type === "string") {
+      done(w.core_entry(this.p, e.sid, str(f.type), str(f.room), str(f.key), put(f.data), num(e.writtenAt)));
+    }
+  }
+  restore(usable, now) { w.core_restore(this.p, usable, now); }
+  fire(now) { w.core_at(this.p, 4, now); }
+  /** The next deadline, -1 if none. */
+  deadline() { return w.core_deadline(this.p); }
+  state() { return STATES[w.core_state(this.p)]; }
+  welcome() { return w.core_welcome(this.p) ? welcome(wasm.out) : undefined; }
+  stats() { w.core_stats(this.p); return wasm.stats; }
+  /** The next output, or undefined. */
+  poll() { return w.core_poll(this.p) ? output(wasm.out) : undefined; }
+  free() { w.__wbg_core_free(this.p, 0); }
+}
+
+function frame(r) {
+  const f = { type: r.s };
+  if (r.t !== undefined) f.id = r.t;
+  if (r.u !== undefined) f.room = r.u;
+  if (r.x !== undefined) f.key = r.x;
+  if (r.data !== undefined) f.data = r.data;
+  if (r.c >= 0) f.seq = r.c;
+  return f;
+}
+
+function welcome(r) {
+  const v = {
+    connection_id: r.s, user_id: r.t, session: r.u, epoch: r.x,
+    heartbeat_ms: r.a, max_message_bytes: r.b, resumed: !!r.e, protocol: r.c,
+  };
+  if (r.d >= 0) v.dedupe_ttl_ms = r.d;
+  return v;
+}
+
+/** A record of `o` (codes in src/abi/machine.rs) as an output. */
+function output(r) {
+  switch (r.code) {
+    case 1: return { out: "open", socket: r.a };
+    case 2: return { out: "close", socket: r.a, code: r.b, reason: r.s };
+    case 3: return { out: "send", socket: r.a, frame: frame(r) };
+    case 4: return { out: "token" };
+    case 5: return { out: "resolve", request: r.a, ok: true, value: { seq: r.b, key: r.t, duplicate: !!r.c } };
+    case 6: return { out: "resolve", request: r.a, ok: true, value: r.data };
+    case 7: return { out: "resolve", request: r.a, ok: false, value: fail(r.s, r.t) };
+    case 8: return { out: "put", entry: { sid: r.a, frame: frame(r), writtenAt: r.b < 0 ? undefined : r.b } };
+    case 9: return { out: "remove", sid: r.a };
+  }
+  return { out: "event", event: event(r) };
+}
+
+function event(r) {
+  switch (r.code) {
+    case 10: return { kind: "state", state: STATES[r.a], previous: STATES[r.b] };
+    case 11: return { kind: "welcome", welcome: welcome(r) };
+    case 12: return { kind: "message" };
+    case 13: return { kind: "push" };
+    case 14: return { kind: "reconnecting", info: { attempt: r.a, delayMs: r.b, code: r.c, reason: r.s } };
+    case 15: return { kind: "close", code: r.a, reason: r.s, willReconnect: !!r.b };
+    case 16: return { kind: "resumed", report: { rooms: take_resumed() } };
+    case 17: return { kind: "published", receipt: { seq: r.b, key: r.t, duplicate: !!r.c, room: r.s } };
+    case 18: return { kind: "publish_failed", error: Object.assign(fail(r.s, r.t), { key: r.x, room: r.u }) };
+  }
+  return { kind: "error", error: fail(r.s, r.t) };
+}
