@@ -22,7 +22,14 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 LOADGEN=bench/target/release/wsguard-loadgen
 OUT=bench/results.jsonl
-: > "$OUT"
+# CLIENT_ONLY=1: only the SDK's runs (headless Chromium) and its bundle again; the
+# servers' lines of the last full run are kept (for a change to the SDK alone).
+if [ "${CLIENT_ONLY:-}" = 1 ]; then
+  grep -v '"server": *"sdk"' "$OUT" > "$OUT.servers" || true
+  mv "$OUT.servers" "$OUT"
+else
+  : > "$OUT"
+fi
 PY=.tools/venv/bin/python
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -79,7 +86,7 @@ run_case() {
   done
 }
 
-for name in wsguard node-ws socket.io python-websockets socketioxide; do
+for name in $([ "${CLIENT_ONLY:-}" = 1 ] || echo wsguard node-ws socket.io python-websockets socketioxide); do
   echo "== $name"
   run_case "$name" "burst" fanout --subscribers 1000 --messages 2000
   run_case "$name" "paced 0.1M/s" fanout --subscribers 1000 --rate 100 --seconds 5

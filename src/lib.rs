@@ -44,8 +44,8 @@ pub use wsguard_protocol as protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
-#[cfg(target_arch = "wasm32")]
-pub use abi::{live_socket_listeners, Client, Core};
+#[cfg(all(target_arch = "wasm32", feature = "rust-client"))]
+pub use abi::{live_socket_listeners, Client};
 
 // Talc instead of the default dlmalloc: the same job in fewer bytes of wasm
 // (bench/SIZE.md has the measurement), and faster.

@@ -11,9 +11,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use wsguard::Client;
 
 wasm_bindgen_test_configure!(run_in_browser);
+use wsguard::Client;
 
 /// The servers are started by `scripts/browser-tests.sh`, which passes their URLs at
 /// compile time; without them every test fails loudly.

@@ -47,6 +47,13 @@ extern "C" {
     );
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `Math.random()`, for the backoff's jitter and publish keys.
+    #[wasm_bindgen(js_namespace = Math)]
+    fn random() -> f64;
+}
+
 const NONE: f64 = -1.0;
 
 fn opt(n: Option<u64>) -> f64 {
@@ -190,7 +197,7 @@ impl Core {
             b.max_attempts = Some(n as u32);
         }
         Core {
-            machine: Machine::new(c, Box::new(js_sys::Math::random)),
+            machine: Machine::new(c, Box::new(random)),
             sending: None,
             rooms: (0, Vec::new()),
             restoring: Vec::new(),

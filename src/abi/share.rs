@@ -15,8 +15,8 @@ use wsguard_protocol::share::{
     Reported, RoomShares, Seqs, TabId, TabRooms, Takeover, GATHER_WINDOW_MS,
 };
 
+use super::machine::Core;
 use super::values::{take, whole};
-use super::Core;
 
 #[wasm_bindgen(module = "/src/web/share.js")]
 extern "C" {
