@@ -54,6 +54,23 @@ extern "C" {
     fn random() -> f64;
 }
 
+/// The operations of [`Core::call`].
+const OP_AT: u32 = 0;
+const OP_TOKEN: u32 = 1;
+const OP_SOCKET: u32 = 2;
+const OP_CLOSED: u32 = 3;
+const OP_FRAME: u32 = 4;
+const OP_SEND: u32 = 5;
+const OP_REQUEST: u32 = 6;
+const OP_ROOM: u32 = 7;
+const OP_PUBLISH: u32 = 8;
+const OP_ENTRY: u32 = 9;
+const OP_RESTORE: u32 = 10;
+const OP_DEADLINE: u32 = 11;
+const OP_STATE: u32 = 12;
+const OP_WELCOME: u32 = 13;
+const OP_STATS: u32 = 14;
+
 const NONE: f64 = -1.0;
 
 fn opt(n: Option<u64>) -> f64 {
@@ -125,7 +142,7 @@ fn receipt(code: u32, request: f64, r: &PublishReceipt) {
 pub struct Core {
     machine: Machine<H>,
     /// The last frame given to a socket, until the next output: the I/O layer hands
-    /// it back ([`Core::refused`]) if the socket was no longer open.
+    /// it back (`OP_AT` 5) if the socket was no longer open.
     sending: Option<(SocketId, Frame<H>)>,
     /// The rooms the live socket's listener numbered, in order (from 1).
     rooms: (u32, Vec<String>),
@@ -204,10 +221,56 @@ impl Core {
         }
     }
 
+    /// One input or query of the core: `op` names it (the `OP_*` constants; `core.js`
+    /// numbers them alike), `a`… are its arguments in order (strings as indexes of
+    /// the string table, booleans as 0/1). One export for all of them: each export
+    /// of a wasm-bindgen class carries 100–150 B of wrapper (bench/SIZE.md).
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &mut self,
+        op: u32,
+        a: f64,
+        b: f64,
+        c: f64,
+        d: f64,
+        e: f64,
+        f: f64,
+        g: f64,
+        h: f64,
+        i: f64,
+    ) -> f64 {
+        let n = |x: f64| x as u32;
+        match op {
+            OP_AT => self.at(n(a), b),
+            OP_TOKEN => self.token(n(a), b),
+            OP_SOCKET => self.socket(n(a), b, c),
+            OP_CLOSED => self.closed(a, n(b), n(c), d, e),
+            OP_FRAME => {
+                return self
+                    .frame(a, n(b), n(c), n(d), n(e), f, n(g), h, i != 0.0)
+                    .into()
+            }
+            OP_SEND => return self.send(n(a), n(b), c).into(),
+            OP_REQUEST => return self.request(n(a), n(b), c, d),
+            OP_ROOM => return self.room(a != 0.0, n(b), c),
+            OP_PUBLISH => return self.publish(n(a), n(b), n(c), d, e),
+            OP_ENTRY => self.entry(a, n(b), n(c), n(d), n(e), f),
+            OP_RESTORE => self.restore(a != 0.0, b),
+            OP_DEADLINE => return self.deadline(),
+            OP_STATE => return self.state(),
+            OP_WELCOME => return self.welcome().into(),
+            OP_STATS => self.stats(),
+            _ => return self.poll().into(),
+        }
+        0.0
+    }
+}
+
+impl Core {
     /// An input made of the time alone: 0 `connect()`, 1 `close()`, 2 the browser went
     /// online, 3 the page went offline or became visible again, 4 the timer fired, 5
     /// the frame of the last `send` output was not written (the socket was not open).
-    pub fn at(&mut self, what: u32, now: f64) {
+    fn at(&mut self, what: u32, now: f64) {
         let (m, now) = (&mut self.machine, now as u64);
         match what {
             0 => m.connect(now),
@@ -224,13 +287,13 @@ impl Core {
     }
 
     /// The token provider's answer (a string index, 0: none).
-    pub fn token(&mut self, token: u32, now: f64) {
+    fn token(&mut self, token: u32, now: f64) {
         self.machine.on_token(take(token), now as u64);
     }
 
     /// An event of socket `socket`: 0 it opened, 1 it can no longer be written (its
     /// close frame arrived).
-    pub fn socket(&mut self, what: u32, socket: f64, now: f64) {
+    fn socket(&mut self, what: u32, socket: f64, now: f64) {
         let (socket, now) = (SocketId(socket as u64), now as u64);
         match what {
             0 => self.machine.on_socket_open(socket, now),
@@ -239,7 +302,7 @@ impl Core {
     }
 
     /// `retry`: the close reason's `retry_after_ms` (negative: none).
-    pub fn closed(&mut self, socket: f64, code: u32, reason: u32, retry: f64, now: f64) {
+    fn closed(&mut self, socket: f64, code: u32, reason: u32, retry: f64, now: f64) {
         let reason = take(reason).unwrap_or_default();
         self.machine.on_socket_closed(
             SocketId(socket as u64),
@@ -253,9 +316,11 @@ impl Core {
     /// A received frame: `kind` 0 is a room message; `room` the room's number on this
     /// socket (0: none or not numbered) and `name` its name when it crosses (first
     /// frame of a numbered room, or not numbered); `closing`: the socket was no
-    /// longer open when the frame was read.
+    /// longer open when the frame was read. Returns, as bits: 1 the frame's
+    /// `message` (or push) event was its first output, taken here: JS emits it with
+    /// the object it parsed, without a poll; 2 outputs wait for [`Core::poll`].
     #[allow(clippy::too_many_arguments)]
-    pub fn frame(
+    fn frame(
         &mut self,
         socket: f64,
         kind: u32,
@@ -266,7 +331,7 @@ impl Core {
         data: u32,
         now: f64,
         closing: bool,
-    ) {
+    ) -> u32 {
         let (socket, now) = (SocketId(socket as u64), now as u64);
         let numbered = &mut self.rooms;
         if numbered.0 != socket.0 as u32 {
@@ -290,10 +355,21 @@ impl Core {
             self.machine.on_socket_closing(socket, now);
         }
         self.machine.on_frame(socket, f, now);
+        // The core makes a message or push event only of the frame it is fed, and
+        // most frames make that one output and nothing else.
+        let m = &mut self.machine;
+        let taken = matches!(
+            m.peek_output(),
+            Some(Output::Event(Event::Message(_) | Event::Push(_)))
+        );
+        if taken {
+            m.poll_output();
+        }
+        u32::from(taken) | if m.peek_output().is_some() { 2 } else { 0 }
     }
 
     /// 0 sent, 1 queued, 2 refused: the buffer is full, 3 refused: closed.
-    pub fn send(&mut self, kind: u32, data: u32, now: f64) -> u32 {
+    fn send(&mut self, kind: u32, data: u32, now: f64) -> u32 {
         let kind = take(kind).unwrap_or_default();
         match self.machine.send(&kind, H::from_js(data), now as u64) {
             Ok(SendOutcome::Sent) => 0,
@@ -304,7 +380,7 @@ impl Core {
     }
 
     /// Starts a request; returns its id.
-    pub fn request(&mut self, kind: u32, data: u32, timeout: f64, now: f64) -> f64 {
+    fn request(&mut self, kind: u32, data: u32, timeout: f64, now: f64) -> f64 {
         let kind = take(kind).unwrap_or_default();
         let id = self
             .machine
@@ -313,7 +389,7 @@ impl Core {
     }
 
     /// Joins (`leave` false) or leaves a room; returns the request id.
-    pub fn room(&mut self, leave: bool, room: u32, now: f64) -> f64 {
+    fn room(&mut self, leave: bool, room: u32, now: f64) -> f64 {
         let (room, now) = (take(room).unwrap_or_default(), now as u64);
         let id = match leave {
             false => self.machine.join(&room, now),
@@ -323,7 +399,7 @@ impl Core {
     }
 
     /// Publishes to a room (`key`: a string index, 0: a fresh one; `timeout` negative: the default); returns the request id.
-    pub fn publish(&mut self, room: u32, data: u32, key: u32, timeout: f64, now: f64) -> f64 {
+    fn publish(&mut self, room: u32, data: u32, key: u32, timeout: f64, now: f64) -> f64 {
         let room = take(room).unwrap_or_default();
         let options = PublishOptions {
             key: take(key),
@@ -336,7 +412,7 @@ impl Core {
     }
 
     /// One entry read back from the durable outbox (see [`Core::restore`]).
-    pub fn entry(&mut self, id: f64, kind: u32, room: u32, key: u32, data: u32, written_at: f64) {
+    fn entry(&mut self, id: f64, kind: u32, room: u32, key: u32, data: u32, written_at: f64) {
         let Some(kind) = take(kind) else { return };
         let mut frame = Frame::new(kind);
         frame.room = take(room);
@@ -350,28 +426,28 @@ impl Core {
     }
 
     /// The durable outbox was read (the entries given since), or cannot be used.
-    pub fn restore(&mut self, usable: bool, now: f64) {
+    fn restore(&mut self, usable: bool, now: f64) {
         let entries = core::mem::take(&mut self.restoring);
         self.machine.restore(usable.then_some(entries), now as u64);
     }
 
     /// The next deadline (negative: none).
-    pub fn deadline(&self) -> f64 {
+    fn deadline(&self) -> f64 {
         opt(self.machine.poll_timeout())
     }
 
     /// The state, as its index in `core.js`'s `STATES`.
-    pub fn state(&self) -> f64 {
+    fn state(&self) -> f64 {
         state_index(self.machine.state())
     }
 
     /// The last welcome, through [`o`] (code 11); false if there is none.
-    pub fn welcome(&self) -> bool {
+    fn welcome(&self) -> bool {
         self.machine.welcome().map(welcome).is_some()
     }
 
     /// `client.stats`, through [`o_stats`].
-    pub fn stats(&self) {
+    fn stats(&self) {
         let s = self.machine.stats();
         let n = |v: u64| v as f64;
         o_stats(
@@ -387,7 +463,7 @@ impl Core {
     }
 
     /// The next output through [`o`]; false when there is none.
-    pub fn poll(&mut self) -> bool {
+    fn poll(&mut self) -> bool {
         self.sending = None;
         let Some(out) = self.machine.poll_output() else {
             return false;

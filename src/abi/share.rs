@@ -43,7 +43,7 @@ const JOIN: u32 = 1;
 const LEAVE: u32 = 2;
 const PUBLISH: u32 = 3;
 
-/// What the leader does with a call ([`Share::call`]); a number ≥ 0 answers a join
+/// What the leader does with a call ([`Share::tab_call`]); a number ≥ 0 answers a join
 /// at once with `{room, seq}`.
 const NOTHING: f64 = -1.0;
 /// The takeover is gathering reports: keep the call until the resume.
@@ -56,6 +56,23 @@ const JOIN_ON_SERVER: f64 = -4.0;
 const LEFT: f64 = -5.0;
 /// An unknown operation: answer `bad_frame`.
 const UNKNOWN: f64 = -6.0;
+
+/// The operations of [`Share::call`].
+const OP_ROOMS: u32 = 0;
+const OP_SENT: u32 = 1;
+const OP_SETTLED: u32 = 2;
+const OP_NEW_LEADER: u32 = 3;
+const OP_DELIVER: u32 = 4;
+const OP_RESUMED: u32 = 5;
+const OP_NEW_EPOCH: u32 = 6;
+const OP_LEAD: u32 = 7;
+const OP_DEADLINE: u32 = 8;
+const OP_CALL: u32 = 9;
+const OP_STARTED: u32 = 10;
+const OP_JOINED: u32 = 11;
+const OP_FINISHED: u32 = 12;
+const OP_REPORT: u32 = 13;
+const OP_ATTACH: u32 = 14;
 
 fn text(i: u32) -> String {
     take(i).unwrap_or_default()
@@ -103,137 +120,6 @@ impl Share {
         }
     }
 
-    /// This tab's rooms and the last seq it got in each (its `attach`), through [`sh`].
-    pub fn rooms(&self) {
-        for (room, seq) in self.rooms.report().iter() {
-            sh(room, *seq as f64, 0.0);
-        }
-    }
-
-    /// This tab made call `id` (`op`: 0 request, 1 join, 2 leave, 3 publish with
-    /// `key`): a leave stops the room's messages here at once; a follower's call is
-    /// relayed (its fate at a handover: [`Relayed`]).
-    pub fn sent(&mut self, id: f64, op: u32, room: u32, key: u32) {
-        let room = text(room);
-        if op == LEAVE {
-            self.rooms.left(&room);
-        }
-        if self.lead.is_some() {
-            return;
-        }
-        let call = match op {
-            JOIN => RelayedCall::Join { room },
-            LEAVE => RelayedCall::Leave { room },
-            PUBLISH => RelayedCall::Publish {
-                room,
-                key: text(key),
-            },
-            _ => RelayedCall::Request,
-        };
-        self.relayed.sent(id as u64, call);
-    }
-
-    /// Call `id` of this tab is settled (a later answer is ignored); a join answered
-    /// `{room, seq}` (`room` given) joins the room at `seq`.
-    pub fn settled(&mut self, id: f64, room: u32, seq: f64) {
-        self.relayed.forget(id as u64);
-        if let Some(room) = take(room) {
-            self.rooms.joined(&room, seq as u64);
-        }
-    }
-
-    /// Tab `leader` leads from now on: the calls to reject `disconnected` (requests in
-    /// flight) through [`sh`] (`""`, id); the others go to it. Once this tab leads,
-    /// none is relayed any more.
-    pub fn new_leader(&mut self, leader: u32) {
-        let leader = tab(leader);
-        for (id, _, fate) in self.relayed.on_new_leader(leader.clone()) {
-            if fate == Fate::Reject {
-                sh("", id as f64, 0.0);
-            }
-        }
-        if self.lead.is_some() {
-            self.relayed = Relayed::new();
-            self.relayed.on_new_leader(leader);
-        }
-    }
-
-    /// Whether a frame goes to this tab: a room message (`message`) once per seq of a
-    /// room it is in; another type with a `room` (0: none) if it is in the room;
-    /// without, always. The leader notes each seq of a room (a later joiner's
-    /// baseline). `seq` negative: none.
-    pub fn deliver(&mut self, room: u32, seq: f64, message: bool) -> bool {
-        let Some(room) = take(room) else {
-            return !message;
-        };
-        let seq = whole(seq);
-        if let (Some(lead), Some(seq)) = (self.lead.as_mut(), seq) {
-            lead.shares.on_message(&room, seq);
-        }
-        match seq {
-            _ if !message => self.rooms.contains(&room),
-            Some(seq) => self.rooms.accept(&room, seq),
-            None => false,
-        }
-    }
-
-    /// One room of a resume's report (or of a late tab's gap), `to` its server seq
-    /// if its history was incomplete (negative: complete): whether this tab is in the
-    /// room (it then rebaselines an incomplete one at `to`, as the leader's rooms do).
-    pub fn resumed(&mut self, room: u32, to: f64) -> bool {
-        let room = text(room);
-        let to = whole(to);
-        if let (Some(lead), Some(to)) = (self.lead.as_mut(), to) {
-            lead.shares.rebaseline(&room, to);
-        }
-        if !self.rooms.contains(&room) {
-            return false;
-        }
-        if let Some(to) = to {
-            self.rooms.rebaseline(&room, to);
-        }
-        true
-    }
-
-    /// The connection's epoch changed: every seq this tab knows is void.
-    pub fn new_epoch(&mut self) {
-        let rooms: Vec<String> = self.rooms.report().iter().map(|(r, _)| r.clone()).collect();
-        for room in rooms {
-            self.rooms.rebaseline(&room, 0);
-        }
-    }
-
-    /// This tab (`me`) takes the leader lock at `now`. With `takeover` (the group had
-    /// a session), it gathers the reports of the tabs of `roster` (the last one
-    /// announced, tab ids separated by spaces) before it resumes.
-    pub fn lead(&mut self, me: u32, roster: u32, takeover: bool, now: f64) {
-        let me = tab(me);
-        let roster = text(roster);
-        let takeover = takeover.then(|| {
-            let roster = roster.split(' ').filter(|t| !t.is_empty());
-            Takeover::new(
-                (me, self.rooms.report().clone()),
-                roster.map(|t| TabId(t.to_owned())),
-                now as u64,
-                GATHER_WINDOW_MS,
-            )
-        });
-        self.lead = Some(Lead {
-            shares: RoomShares::new(),
-            calls: LeaderCalls::new(),
-            takeover,
-        });
-    }
-
-    /// When the takeover stops waiting for reports (negative: not gathering).
-    pub fn deadline(&self) -> f64 {
-        let deadline = self
-            .lead
-            .as_ref()
-            .and_then(|l| l.takeover.as_ref()?.poll_timeout());
-        deadline.map_or(-1.0, |d| d as f64)
-    }
-
     /// Once every tab of the roster reported or went, or the window passed: the rooms
     /// start from the reports and `core` resumes `session` in `epoch` for every room a
     /// tab wants, from the lowest seq any had. Whether that happened now (then
@@ -263,10 +149,170 @@ impl Share {
         true
     }
 
+    /// One decision or query of the group: `op` names it (the `OP_*` constants;
+    /// `share.js` numbers them alike), `a`… are its arguments in order (strings as
+    /// indexes of the string table, booleans as 0/1). One export for them all: each
+    /// export of a wasm-bindgen class carries 100–150 B of wrapper (bench/SIZE.md).
+    pub fn call(&mut self, op: u32, a: f64, b: f64, c: f64, d: f64) -> f64 {
+        let n = |x: f64| x as u32;
+        match op {
+            OP_ROOMS => self.rooms(),
+            OP_SENT => self.sent(a, n(b), n(c), n(d)),
+            OP_SETTLED => self.settled(a, n(b), c),
+            OP_NEW_LEADER => self.new_leader(n(a)),
+            OP_DELIVER => return self.deliver(n(a), b, c != 0.0).into(),
+            OP_RESUMED => return self.resumed(n(a), b).into(),
+            OP_NEW_EPOCH => self.new_epoch(),
+            OP_LEAD => self.lead(n(a), n(b), c != 0.0, d),
+            OP_DEADLINE => return self.deadline(),
+            OP_CALL => return self.tab_call(n(a), b, n(c), n(d)),
+            OP_STARTED => self.started(n(a), b, c),
+            OP_JOINED => self.joined(n(a), b),
+            OP_FINISHED => return self.finished(a).into(),
+            OP_REPORT => self.report(n(a), b),
+            OP_ATTACH => self.attach(n(a)),
+            _ => self.gone(n(a)),
+        }
+        0.0
+    }
+}
+
+impl Share {
+    /// This tab's rooms and the last seq it got in each (its `attach`), through [`sh`].
+    fn rooms(&self) {
+        for (room, seq) in self.rooms.report().iter() {
+            sh(room, *seq as f64, 0.0);
+        }
+    }
+
+    /// This tab made call `id` (`op`: 0 request, 1 join, 2 leave, 3 publish with
+    /// `key`): a leave stops the room's messages here at once; a follower's call is
+    /// relayed (its fate at a handover: [`Relayed`]).
+    fn sent(&mut self, id: f64, op: u32, room: u32, key: u32) {
+        let room = text(room);
+        if op == LEAVE {
+            self.rooms.left(&room);
+        }
+        if self.lead.is_some() {
+            return;
+        }
+        let call = match op {
+            JOIN => RelayedCall::Join { room },
+            LEAVE => RelayedCall::Leave { room },
+            PUBLISH => RelayedCall::Publish {
+                room,
+                key: text(key),
+            },
+            _ => RelayedCall::Request,
+        };
+        self.relayed.sent(id as u64, call);
+    }
+
+    /// Call `id` of this tab is settled (a later answer is ignored); a join answered
+    /// `{room, seq}` (`room` given) joins the room at `seq`.
+    fn settled(&mut self, id: f64, room: u32, seq: f64) {
+        self.relayed.forget(id as u64);
+        if let Some(room) = take(room) {
+            self.rooms.joined(&room, seq as u64);
+        }
+    }
+
+    /// Tab `leader` leads from now on: the calls to reject `disconnected` (requests in
+    /// flight) through [`sh`] (`""`, id); the others go to it. Once this tab leads,
+    /// none is relayed any more.
+    fn new_leader(&mut self, leader: u32) {
+        let leader = tab(leader);
+        for (id, _, fate) in self.relayed.on_new_leader(leader.clone()) {
+            if fate == Fate::Reject {
+                sh("", id as f64, 0.0);
+            }
+        }
+        if self.lead.is_some() {
+            self.relayed = Relayed::new();
+            self.relayed.on_new_leader(leader);
+        }
+    }
+
+    /// Whether a frame goes to this tab: a room message (`message`) once per seq of a
+    /// room it is in; another type with a `room` (0: none) if it is in the room;
+    /// without, always. The leader notes each seq of a room (a later joiner's
+    /// baseline). `seq` negative: none.
+    fn deliver(&mut self, room: u32, seq: f64, message: bool) -> bool {
+        let Some(room) = take(room) else {
+            return !message;
+        };
+        let seq = whole(seq);
+        if let (Some(lead), Some(seq)) = (self.lead.as_mut(), seq) {
+            lead.shares.on_message(&room, seq);
+        }
+        match seq {
+            _ if !message => self.rooms.contains(&room),
+            Some(seq) => self.rooms.accept(&room, seq),
+            None => false,
+        }
+    }
+
+    /// One room of a resume's report (or of a late tab's gap), `to` its server seq
+    /// if its history was incomplete (negative: complete): whether this tab is in the
+    /// room (it then rebaselines an incomplete one at `to`, as the leader's rooms do).
+    fn resumed(&mut self, room: u32, to: f64) -> bool {
+        let room = text(room);
+        let to = whole(to);
+        if let (Some(lead), Some(to)) = (self.lead.as_mut(), to) {
+            lead.shares.rebaseline(&room, to);
+        }
+        if !self.rooms.contains(&room) {
+            return false;
+        }
+        if let Some(to) = to {
+            self.rooms.rebaseline(&room, to);
+        }
+        true
+    }
+
+    /// The connection's epoch changed: every seq this tab knows is void.
+    fn new_epoch(&mut self) {
+        let rooms: Vec<String> = self.rooms.report().iter().map(|(r, _)| r.clone()).collect();
+        for room in rooms {
+            self.rooms.rebaseline(&room, 0);
+        }
+    }
+
+    /// This tab (`me`) takes the leader lock at `now`. With `takeover` (the group had
+    /// a session), it gathers the reports of the tabs of `roster` (the last one
+    /// announced, tab ids separated by spaces) before it resumes.
+    fn lead(&mut self, me: u32, roster: u32, takeover: bool, now: f64) {
+        let me = tab(me);
+        let roster = text(roster);
+        let takeover = takeover.then(|| {
+            let roster = roster.split(' ').filter(|t| !t.is_empty());
+            Takeover::new(
+                (me, self.rooms.report().clone()),
+                roster.map(|t| TabId(t.to_owned())),
+                now as u64,
+                GATHER_WINDOW_MS,
+            )
+        });
+        self.lead = Some(Lead {
+            shares: RoomShares::new(),
+            calls: LeaderCalls::new(),
+            takeover,
+        });
+    }
+
+    /// When the takeover stops waiting for reports (negative: not gathering).
+    fn deadline(&self) -> f64 {
+        let deadline = self
+            .lead
+            .as_ref()
+            .and_then(|l| l.takeover.as_ref()?.poll_timeout());
+        deadline.map_or(-1.0, |d| d as f64)
+    }
+
     /// Call `id` of `tab` (this one's own too) reaches the leader, `op` as for
-    /// [`Share::sent`] (another number: unknown), `room` its room: what to do, one of
+    /// `Share::sent` (another number: unknown), `room` its room: what to do, one of
     /// the codes above, or the seq to answer a join with at once.
-    pub fn call(&mut self, tab: u32, id: f64, op: u32, room: u32) -> f64 {
+    fn tab_call(&mut self, tab: u32, id: f64, op: u32, room: u32) -> f64 {
         let (tab, room, id) = (self::tab(tab), text(room), id as u64);
         let Some(lead) = self.lead.as_mut() else {
             return NOTHING;
@@ -299,7 +345,7 @@ impl Share {
     }
 
     /// Call `id` of `tab` waits on `request` of the connection.
-    pub fn started(&mut self, tab: u32, id: f64, request: f64) {
+    fn started(&mut self, tab: u32, id: f64, request: f64) {
         if let Some(lead) = self.lead.as_mut() {
             lead.calls
                 .started(self::tab(tab), id as u64, RequestId(request as u64));
@@ -308,7 +354,7 @@ impl Share {
 
     /// The connection's join of `room` ended, acknowledged at `seq` (negative: it
     /// failed): the calls that waited on it, through [`sh`] (tab, id).
-    pub fn joined(&mut self, room: u32, seq: f64) {
+    fn joined(&mut self, room: u32, seq: f64) {
         let room = text(room);
         let Some(lead) = self.lead.as_mut() else {
             return;
@@ -324,7 +370,7 @@ impl Share {
 
     /// `request` of the connection ended: the call it answers through [`sh`] (tab,
     /// id); false if it answers none (this tab's own request, or a gone tab's).
-    pub fn finished(&mut self, request: f64) -> bool {
+    fn finished(&mut self, request: f64) -> bool {
         let done = self
             .lead
             .as_mut()
@@ -333,14 +379,14 @@ impl Share {
     }
 
     /// One room of an `attach` and the last seq the tab got in it (before [`Share::attach`]).
-    pub fn report(&mut self, room: u32, seq: f64) {
+    fn report(&mut self, room: u32, seq: f64) {
         self.report.insert(text(room), seq as u64);
     }
 
     /// `attach` of `tab` with the rooms given since the last one: during a takeover
     /// its report is gathered; after, its rooms are the group's, through [`sh`] each
     /// room with a gap (room, from, to) and each room to join on the server (room, -1).
-    pub fn attach(&mut self, tab: u32) {
+    fn attach(&mut self, tab: u32) {
         let report = core::mem::take(&mut self.report);
         let tab = self::tab(tab);
         let Some(lead) = self.lead.as_mut() else {
@@ -368,7 +414,7 @@ impl Share {
 
     /// `tab` is gone (closed, crashed, discarded, or `detach`): its calls are
     /// forgotten; the rooms only it wanted, to leave on the server, through [`sh`].
-    pub fn gone(&mut self, tab: u32) {
+    fn gone(&mut self, tab: u32) {
         let tab = self::tab(tab);
         let Some(lead) = self.lead.as_mut() else {
             return;

@@ -21,8 +21,8 @@ export class Client {
     const core = (this.core = new Machine(o, token, !!provider, Math.max(Date.now() - now(), 0)));
     const self = new WeakRef(this);
     const host = (this.host = new Host(
-      (...a) => { const c = self.deref(); c && on_host(c, ...a); },
-      (...a) => { const c = self.deref(); c && on_frame(c, ...a); },
+      (what, n, a, b) => { const c = self.deref(); c && on_host(c, what, n, a, b); },
+      (v, room, name, time, closing) => { const c = self.deref(); c && on_frame(c, v, room, name, time, closing); },
     ));
     gone.register(this, () => { host.free(); core.free(); }, this);
     Object.assign(this, {

@@ -1,6 +1,7 @@
-// One client's sans-IO core in the wasm (src/abi/machine.rs), called with numbers:
-// strings go through wasm.js's table, values as handles. Its outputs come back as
-// plain objects (`poll`).
+// One client's sans-IO core in the wasm (src/abi/machine.rs), called with numbers
+// through its one export `call(op, …)` (the ops are numbered there: OP_*): strings
+// go through wasm.js's table, values as handles, booleans as 0/1. Its outputs come
+// back as plain objects (`poll`).
 import { w, str, put, done, take_resumed } from "./wasm.js";
 import * as wasm from "./wasm.js";
 import { fail } from "./host.js";
@@ -22,47 +23,50 @@ export class Machine {
       origin,
     ));
   }
-  connect(now) { w.core_at(this.p, 0, now); }
-  close(now) { w.core_at(this.p, 1, now); }
-  token(t, now) { done(w.core_token(this.p, str(t), now)); }
-  online(now) { w.core_at(this.p, 2, now); }
-  liveness(now) { w.core_at(this.p, 3, now); }
-  opened(s, now) { w.core_socket(this.p, 0, s, now); }
-  closing(s, now) { w.core_socket(this.p, 1, s, now); }
-  closed(s, code, reason, retry, now) { done(w.core_closed(this.p, s, code, str(reason), retry, now)); }
-  /** A received frame `v` (its `type`: `kind`, undefined for a room message). */
+  connect(now) { w.core_call(this.p, 0, 0, now); }
+  close(now) { w.core_call(this.p, 0, 1, now); }
+  token(t, now) { done(w.core_call(this.p, 1, str(t), now)); }
+  online(now) { w.core_call(this.p, 0, 2, now); }
+  liveness(now) { w.core_call(this.p, 0, 3, now); }
+  opened(s, now) { w.core_call(this.p, 2, 0, s, now); }
+  closing(s, now) { w.core_call(this.p, 2, 1, s, now); }
+  closed(s, code, reason, retry, now) { done(w.core_call(this.p, 3, s, code, str(reason), retry, now)); }
+  /**
+   * A received frame `v` (its `type`: `kind`, undefined for a room message). Bits:
+   * 1 its message (or push) event was taken, for the caller to emit; 2 outputs wait.
+   */
   frame(s, v, kind, room, name, now, closing) {
-    done(w.core_frame(
-      this.p, s, str(kind), str(v.id), room, str(name), num(v.seq),
+    return done(w.core_call(
+      this.p, 4, s, str(kind), str(v.id), room, str(name), num(v.seq),
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }
   /** 0 sent, 1 queued, 2 queue full, 3 closed. */
-  send(type, data, now) { return done(w.core_send(this.p, str(type), put(data), now)); }
-  request(type, data, timeout, now) { return done(w.core_request(this.p, str(type), put(data), num(timeout), now)); }
-  join(room, now) { return done(w.core_room(this.p, false, str(room), now)); }
-  leave(room, now) { return done(w.core_room(this.p, true, str(room), now)); }
+  send(type, data, now) { return done(w.core_call(this.p, 5, str(type), put(data), now)); }
+  request(type, data, timeout, now) { return done(w.core_call(this.p, 6, str(type), put(data), num(timeout), now)); }
+  join(room, now) { return done(w.core_call(this.p, 7, 0, str(room), now)); }
+  leave(room, now) { return done(w.core_call(this.p, 7, 1, str(room), now)); }
   publish(room, data, key, timeout, now) {
-    return done(w.core_publish(this.p, str(room), put(data), str(key), num(timeout), now));
+    return done(w.core_call(this.p, 8, str(room), put(data), str(key), num(timeout), now));
   }
   /** The frame of the last `send` output was not written. */
-  refused(now) { w.core_at(this.p, 5, now); }
+  refused(now) { w.core_call(this.p, 0, 5, now); }
   /** An entry read back from the durable outbox (`{sid, frame, writtenAt}`). */
   entry(e) {
     const f = e?.frame;
     if (typeof e?.sid === "number" && typeof f?.type === "string") {
-      done(w.core_entry(this.p, e.sid, str(f.type), str(f.room), str(f.key), put(f.data), num(e.writtenAt)));
+      done(w.core_call(this.p, 9, e.sid, str(f.type), str(f.room), str(f.key), put(f.data), num(e.writtenAt)));
     }
   }
-  restore(usable, now) { w.core_restore(this.p, usable, now); }
-  fire(now) { w.core_at(this.p, 4, now); }
+  restore(usable, now) { w.core_call(this.p, 10, +usable, now); }
+  fire(now) { w.core_call(this.p, 0, 4, now); }
   /** The next deadline, -1 if none. */
-  deadline() { return w.core_deadline(this.p); }
-  state() { return STATES[w.core_state(this.p)]; }
-  welcome() { return w.core_welcome(this.p) ? welcome(wasm.out) : undefined; }
-  stats() { w.core_stats(this.p); return wasm.stats; }
+  deadline() { return w.core_call(this.p, 11); }
+  state() { return STATES[w.core_call(this.p, 12)]; }
+  welcome() { return w.core_call(this.p, 13) ? welcome(wasm.out) : undefined; }
+  stats() { w.core_call(this.p, 14); return wasm.stats; }
   /** The next output, or undefined. */
-  poll() { return w.core_poll(this.p) ? output(wasm.out) : undefined; }
+  poll() { return w.core_call(this.p, 15) ? output(wasm.out) : undefined; }
   free() { w.__wbg_core_free(this.p, 0); }
 }
 

@@ -60,13 +60,11 @@ export class Host {
     };
   }
   /**
-   * Calls the listeners of `event` with `n` of the arguments `a`, `b` (`n` > 2: `a`
-   * is the array of them). A listener that throws is reported on `error` with code
-   * `handler_error` (an `error` listener's throw only on the console); returns how
-   * many `error` events that made, for the tab's `stats.errors`.
+   * Calls the listeners of `event` with `args`. A listener that throws is reported
+   * on `error` with code `handler_error` (an `error` listener's throw only on the
+   * console); returns how many `error` events that made, for the tab's `stats.errors`.
    */
-  emit(event, n, a, b) {
-    const args = n === 1 ? [a] : n === 2 ? [a, b] : a;
+  emit(event, args) {
     let errors = 0;
     for (const [name, f] of this.listeners) {
       if (name !== event) continue;
@@ -78,7 +76,7 @@ export class Host {
         } else {
           const err = fail("handler_error", "a `" + event + "` listener threw");
           err.cause = thrown;
-          errors += 1 + this.emit("error", 1, err);
+          errors += 1 + this.emit("error", [err]);
         }
       }
     }

@@ -66,15 +66,25 @@ export function on_host(c, what, n, a, b) {
 /**
  * A frame of the live socket, with the event's time and whether the socket was
  * still open when it was read. The core's `message` (or push) event of it is
- * emitted with the object parsed here.
+ * emitted with the object parsed here: most frames make that one output, which
+ * the core hands back at once (no poll).
  */
 export function on_frame(c, v, room, name, time, closing) {
   const s = c.socket;
   if (!s) return;
+  const message = v.type === "message";
   c.fed = v;
   try {
-    c.core.frame(s.id, v, v.type === "message" ? undefined : v.type, room, name, at(time), closing);
-    pump(c);
+    const r = c.core.frame(s.id, v, message ? undefined : v.type, room, name, at(time), closing);
+    if (r & 1) {
+      if (share.leads(c)) share.on_core_event(c, { kind: message ? "message" : "push", frame: v });
+      else message ? emit(c, "message", v) : emit(c, v.type, v.data, v);
+    }
+    // A frame whose one output was its event moved no deadline earlier (it was
+    // heard: the heartbeat's silence deadline moves later) and no counter the
+    // leader posts: nothing to re-arm or post.
+    if (r & 2) pump(c);
+    else if (!(r & 1)) after(c);
   } finally {
     c.fed = undefined;
   }
@@ -123,10 +133,20 @@ export function pump(c) {
       default: {
         const e = o.event;
         if (e.kind === "message" || e.kind === "push") e.frame = c.fed;
-        share.leads(c) ? share.on_core_event(c, e) : dispatch(c, e);
+        event(c, e);
       }
     }
   }
+  after(c);
+}
+
+/** An event of the core: the group's when this tab leads, else this client's. */
+function event(c, e) {
+  share.leads(c) ? share.on_core_event(c, e) : dispatch(c, e);
+}
+
+/** Once the outputs are carried out: the leader's counters posted, the timer armed. */
+function after(c) {
   share.post_stats(c);
   schedule(c);
 }
@@ -140,15 +160,20 @@ export function settle_request(c, request, ok, value) {
   c.host.settle(n, ok, value);
 }
 
-/** Arms the timer for the next deadline of the core and of the share group (kept if it did not move). */
+/**
+ * Arms the timer for the next deadline of the core and of the share group. A timer
+ * armed for an earlier time is kept: firing early is harmless (the core runs only
+ * what is due, and the timer is armed again), and a deadline that moves later with
+ * every message (the heartbeat's) costs no re-arming.
+ */
 function schedule(c) {
   const a = c.core.deadline();
   const b = share.poll_timeout(c);
   const d = a < 0 ? b : b === undefined ? a : Math.min(a, b);
-  if (c.timer === d) return;
+  if (d === undefined || d >= c.timer) return;
   c.timer = d;
   // setTimeout fires at once past 2^31 - 1 ms.
-  d === undefined ? c.host.disarm() : c.host.arm(Math.min(Math.max(d - now(), 0), 2147483647));
+  c.host.arm(Math.min(Math.max(d - now(), 0), 2147483647));
 }
 
 /** The core's events handed to the user's listeners. */
@@ -168,6 +193,6 @@ export function dispatch(c, e) {
 
 /** Calls the listeners of `event` (a throw is reported on `error`, counted for the tab's stats). */
 export function emit(c, event, ...args) {
-  const errors = c.host.emit(event, args.length, args.length > 2 ? args : args[0], args[1]) + (event === "error");
+  const errors = c.host.emit(event, args) + (event === "error");
   if (errors) share.count_errors(c, errors);
 }

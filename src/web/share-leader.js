@@ -16,7 +16,7 @@ export function become_leader(c) {
   if (!s) return;
   s.term++;
   const takeover = s.session !== undefined;
-  done(w.share_lead(s.p, str(s.me), str(s.roster.join(" ")), takeover, now()));
+  done(w.share_call(s.p, 7, str(s.me), str(s.roster.join(" ")), takeover, now()));
   // The follower tabs attached (in attach order), the calls that came while a
   // takeover gathered reports, and the connection's joins under way (request → room).
   s.L = { roster: [], deferred: [], joins: new Map() };
@@ -66,9 +66,9 @@ export function on_attach(c, tab, m) {
   if (c.shown === "open" && s.welcome !== undefined) snapshot.welcome = s.welcome;
   post(s, "snapshot", snapshot, tab);
   for (const [room, seq] of entries(m.rooms)) {
-    if (whole(seq) >= 0) done(w.share_report(s.p, str(room), seq));
+    if (whole(seq) >= 0) done(w.share_call(s.p, 13, str(room), seq));
   }
-  done(w.share_attach(s.p, str(tab)));
+  done(w.share_call(s.p, 14, str(tab)));
   const gap = {}, joins = [];
   for (const [room, from, to] of take()) {
     if (from < 0) joins.push(room);
@@ -92,7 +92,7 @@ export function on_gone(c, tab) {
   const i = L ? L.roster.indexOf(tab) : -1;
   if (i < 0) return;
   L.roster.splice(i, 1);
-  done(w.share_gone(s.p, str(tab)));
+  done(w.share_call(s.p, 15, str(tab)));
   const rooms = take();
   announce(s);
   for (const [room] of rooms) c.core.leave(room, now());
@@ -104,14 +104,14 @@ export function on_call(c, tab, m) {
   const s = c.share, L = s?.L, id = m.id;
   if (!L || typeof id !== "number") return;
   const op = OPS.indexOf(m.op), room = txt(m.room);
-  const r = done(w.share_call(s.p, str(tab), id, op, str(room)));
+  const r = done(w.share_call(s.p, 9, str(tab), id, op, str(room)));
   if (r === -2) L.deferred.push([tab, m]);
   else if (r === -3) {
     const t = now(), timeout = whole(m.timeoutMs);
     const request = op === 2 ? c.core.leave(room, t)
       : op === 3 ? c.core.publish(room, m.data, m.key, timeout, t)
       : c.core.request(m.type, m.data, timeout, t);
-    done(w.share_started(s.p, str(tab), id, request));
+    done(w.share_call(s.p, 10, str(tab), id, request));
   } else if (r === -4) join_on_server(c, room);
   else if (r === -5) answer(c, tab, id, true, { room });
   else if (r === -6) answer(c, tab, id, false, fail("bad_frame", "unknown call"));
@@ -140,9 +140,9 @@ export function answered_by_core(c, request, ok, v) {
   if (room !== undefined) {
     L.joins.delete(request);
     const seq = ok ? Math.max(whole(v?.seq), 0) : -1;
-    done(w.share_joined(s.p, str(room), seq));
+    done(w.share_call(s.p, 11, str(room), seq));
     if (ok) v = { room, seq };
-  } else if (!w.share_finished(s.p, request)) return false;
+  } else if (!w.share_call(s.p, 12, request)) return false;
   for (const [tab, id] of take()) answer(c, tab, id, ok, v);
   return true;
 }

@@ -113,7 +113,7 @@ export const welcome = (c) => (c.share ? c.share.welcome ?? null : undefined);
 export function poll_timeout(c) {
   const s = c.share;
   if (!s) return;
-  let t = w.share_deadline(s.p);
+  let t = w.share_call(s.p, 8);
   for (const k of s.calls) if (t < 0 || k.at < t) t = k.at;
   return t < 0 ? undefined : t;
 }
@@ -181,7 +181,7 @@ export function on_lock(c, what, tab) {
 /** `attach`: this tab's rooms and the last seq it got in each. */
 export function attach(s, to) {
   const rooms = {};
-  w.share_rooms(s.p);
+  w.share_call(s.p, 0);
   for (const [room, seq] of take()) rooms[room] = seq;
   post(s, "attach", { rooms }, to);
 }
@@ -207,7 +207,7 @@ export function call(c, op, target, data, key, timeout) {
   if (data !== undefined) m.data = data;
   m.timeoutMs = timeout;
   // A leave stops the room's messages here at once; a follower's call is relayed.
-  done(w.share_sent(s.p, id, o, str(target), str(key)));
+  done(w.share_call(s.p, 1, id, o, str(target), str(key)));
   s.calls.push({ id, m, join: o === 1 ? target : undefined, at: now() + timeout, n });
   if (s.role === 2) on_call(c, s.me, m);
   else if (s.leader !== undefined && !post_to(s, m, s.leader)) {
@@ -246,7 +246,7 @@ export function settle(c, id, ok, v) {
   const i = s ? s.calls.findIndex((k) => k.id === id) : -1;
   if (i < 0) return;
   const [k] = s.calls.splice(i, 1);
-  done(w.share_settled(s.p, id, str(ok ? k.join : undefined), typeof v?.seq === "number" ? v.seq : 0));
+  done(w.share_call(s.p, 2, id, str(ok ? k.join : undefined), typeof v?.seq === "number" ? v.seq : 0));
   c.host.settle(k.n, ok, v);
 }
 
@@ -258,7 +258,7 @@ export function settle(c, id, ok, v) {
 export function to_new_leader(c, leader) {
   const s = c.share;
   if (!s) return;
-  done(w.share_new_leader(s.p, str(leader)));
+  done(w.share_call(s.p, 3, str(leader)));
   s.leader = leader;
   const rejected = take().map((r) => r[1]);
   const calls = s.calls.filter((k) => !rejected.includes(k.id)).map((k) => k.m);
@@ -288,7 +288,7 @@ export function on_welcome(c, v) {
   const s = c.share;
   if (s) {
     const epoch = txt(v?.epoch);
-    if (s.session !== undefined && s.epoch !== epoch) w.share_new_epoch(s.p);
+    if (s.session !== undefined && s.epoch !== epoch) w.share_call(s.p, 6);
     s.session = txt(v?.session);
     s.epoch = epoch;
     s.welcome = v;
@@ -314,7 +314,7 @@ export function deliver(c, f) {
   const s = c.share, type = f?.type;
   if (!s || typeof type !== "string") return;
   const message = type === "message";
-  const wanted = typeof f.room === "string" ? done(w.share_deliver(s.p, str(f.room), whole(f.seq), message)) : !message;
+  const wanted = typeof f.room === "string" ? done(w.share_call(s.p, 4, str(f.room), whole(f.seq), message)) : !message;
   if (!wanted) return;
   s.received++;
   message ? emit(c, type, f) : emit(c, type, f.data, f);
@@ -326,7 +326,7 @@ export function on_resumed(c, m) {
   if (!s) return;
   const rooms = {};
   for (const [room, r] of entries(m.rooms)) {
-    if (done(w.share_resumed(s.p, str(room), r?.complete === true ? -1 : whole(r?.to)))) rooms[room] = r;
+    if (done(w.share_call(s.p, 5, str(room), r?.complete === true ? -1 : whole(r?.to)))) rooms[room] = r;
   }
   emit(c, "resumed", { rooms });
 }

@@ -59,7 +59,7 @@ export const str = (s) => (typeof s === "string" ? S.push(s) - 1 : 0);
 export const s_take = (i) => S[i];
 /** Clears the string table: call after each call into the wasm that took strings. */
 export function done(result) {
-  S.length = 1;
+  if (S.length > 1) S.length = 1;
   return result;
 }
 

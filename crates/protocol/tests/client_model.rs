@@ -79,7 +79,20 @@ struct Model {
 
 impl Model {
     fn absorb(&mut self) {
-        while let Some(output) = self.client.poll_output() {
+        loop {
+            let peeked = self.client.peek_output().cloned();
+            let Some(output) = self.client.poll_output() else {
+                assert_eq!(
+                    peeked, None,
+                    "peek_output saw an output poll_output did not give"
+                );
+                break;
+            };
+            assert_eq!(
+                peeked.as_ref(),
+                Some(&output),
+                "peek_output is the next output"
+            );
             match output {
                 Output::OpenSocket(s) => {
                     self.live.insert(s);

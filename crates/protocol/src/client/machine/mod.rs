@@ -236,6 +236,11 @@ impl<D: Payload> Client<D> {
         self.outputs.pop_front()
     }
 
+    /// The output [`poll_output`](Self::poll_output) would give next, left in place.
+    pub fn peek_output(&self) -> Option<&Output<D>> {
+        self.outputs.front()
+    }
+
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let phase = match self.phase {
