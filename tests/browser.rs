@@ -768,3 +768,6 @@ mod exactly_once;
 
 #[path = "browser/durable_outbox.rs"]
 mod durable_outbox;
+
+#[path = "browser/free.rs"]
+mod free;

@@ -24,7 +24,9 @@ export class Client {
       (what, n, a, b) => { const c = self.deref(); c && on_host(c, what, n, a, b); },
       (v, room, name, time, closing) => { const c = self.deref(); c && on_frame(c, v, room, name, time, closing); },
     ));
-    gone.register(this, () => { host.free(); core.free(); }, this);
+    // Collected without `close()` or `free()`: the same release as `free()`.
+    const release = { store: null };
+    gone.register(this, () => { host.free(); core.free(); release.store?.close(); }, this);
     Object.assign(this, {
       url,
       socket: null,
@@ -45,7 +47,7 @@ export class Client {
     });
     if (o.persist === true) {
       const user = typeof o.persistKey === "string" ? o.persistKey : token;
-      this.store = new OutboxStore(user === undefined ? undefined : "wsguard-outbox " + url + " " + user);
+      release.store = this.store = new OutboxStore(user === undefined ? undefined : "wsguard-outbox " + url + " " + user);
       host.loaded(this.store.load());
     }
   }
@@ -118,7 +120,7 @@ export class Client {
 
   /** Sends a request; resolves with the reply's `data`. */
   request(type, data, options) {
-    const timeout = num(options?.timeoutMs);
+    const timeout = Math.floor(num(options?.timeoutMs));
     return this.call("request", type, data, undefined, timeout < 0 ? undefined : timeout,
       (m, t) => m.request(type, data, timeout, t));
   }
@@ -136,7 +138,7 @@ export class Client {
   /** Publishes to a joined room, exactly once; resolves `{ seq, key, duplicate }`. */
   publish(room, data, options) {
     const key = typeof options?.key === "string" ? options.key : undefined;
-    const timeout = num(options?.timeoutMs);
+    const timeout = Math.floor(num(options?.timeoutMs));
     return this.call("publish", room, data, key, timeout < 0 ? undefined : timeout,
       (m, t) => m.publish(room, data, key, timeout, t));
   }
@@ -177,7 +179,6 @@ export class Client {
    */
   free() {
     gone.unregister(this);
-    this.share?.tabs?.close();
     this.store?.close();
     this.host.free();
     this.core.free();

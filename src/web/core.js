@@ -37,7 +37,7 @@ export class Machine {
    */
   frame(s, v, kind, room, name, now, closing) {
     return done(w.core_call(
-      this.p, 4, s, str(kind), str(v.id), room, str(name), num(v.seq),
+      this.p, 4, s, str(kind), str(v.id), room, str(name), Number.isInteger(v.seq) ? num(v.seq) : -1,
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }

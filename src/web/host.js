@@ -109,10 +109,15 @@ export class Host {
   loaded(reading) {
     reading.then((all) => this.on(8, 0, all), () => this.on(8, 0, null));
   }
-  /** The client is dropped: no listener, timer or callback outlives it. */
+  /**
+   * The client is dropped (`free()`, or collected without `close()`): no listener,
+   * timer, socket or callback outlives it, and `release` (set by a share group:
+   * its channel, locks and wasm side) runs.
+   */
   free() {
     this.disarm();
     this.sock?.free();
+    this.release?.();
     for (const [target, kind, f] of this.page) target.removeEventListener(kind, f);
     this.on = this.frames = () => {};
   }

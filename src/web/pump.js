@@ -95,10 +95,16 @@ export function on_frame(c, v, room, name, time, closing) {
  * runs between outputs: it may call back into the client.
  */
 export function pump(c) {
-  for (let o; (o = c.core.poll()); ) {
+  // `c.core` is null once a listener called `free()`: nothing more is carried out.
+  for (let o; c.core && (o = c.core.poll()); ) {
     const s = c.socket;
     switch (o.out) {
       case "open":
+        // (The core opens one socket at a time; a live one would be released first.)
+        if (s) {
+          c.socket = null;
+          s.sock.free();
+        }
         try {
           c.socket = { id: o.socket, sock: new Sock(c.url, c.host) };
         } catch {
@@ -147,6 +153,7 @@ function event(c, e) {
 
 /** Once the outputs are carried out: the leader's counters posted, the timer armed. */
 function after(c) {
+  if (!c.core) return;
   share.post_stats(c);
   schedule(c);
 }

@@ -103,7 +103,8 @@ export function on_gone(c, tab) {
 export function on_call(c, tab, m) {
   const s = c.share, L = s?.L, id = m.id;
   if (!L || typeof id !== "number") return;
-  const op = OPS.indexOf(m.op), room = txt(m.room);
+  // An op this version does not know is answered `bad_frame` (as 4: -1 would cast to 0, a request).
+  const op = OPS.includes(m.op) ? OPS.indexOf(m.op) : OPS.length, room = txt(m.room);
   const r = done(w.share_call(s.p, 9, str(tab), id, op, str(room)));
   if (r === -2) L.deferred.push([tab, m]);
   else if (r === -3) {

@@ -63,6 +63,14 @@ export function start(c) {
     me, p, tabs, role: 0, term: 0, calls: [], next: 1, early: [],
     sent: 0, received: 0, errors: 0, reconnects: 0, rtt: null, roster: [], L: null,
   };
+  // Dropped without `close()` (`free()`, or collected): the locks must go (a held
+  // leader lock would leave the other tabs without a leader). Not holding `c`.
+  const host = c.host;
+  host.release = () => {
+    host.release = undefined;
+    tabs.close();
+    w.__wbg_share_free(p, 0);
+  };
   set_state(c, "connecting");
 }
 
@@ -78,8 +86,7 @@ export function stop(c) {
   const lead = s.role === 2;
   if (!lead && s.leader !== undefined) post(s, "detach", {}, s.leader);
   // The channel closes and the locks go before any user code runs.
-  s.tabs.close();
-  w.__wbg_share_free(s.p, 0);
+  c.host.release();
   for (const k of s.calls) c.host.settle(k.n, false, fail("closed", "the client was closed"));
   if (!lead) {
     // The connection goes on without this tab: it closes here as a solo client's would.
