@@ -74,8 +74,24 @@ writeFileSync("pkg/wsguard.js", js);
 EOF
 client=$(find pkg/snippets -path '*/src/web/client.js')
 [ -n "$client" ] || die "wasm-bindgen did not copy src/web/client.js into pkg/snippets"
-printf 'export { default, initSync } from "./wsguard.js";\nexport { Client, liveSocketListeners } from "./%s";\n' \
-  "${client#pkg/}" > pkg/entry.js
+# `init` and `initSync` hand the wasm's exports to the JS layer (src/web/wasm.js
+# `install`): no start function in the wasm (its externref handling weighed ~700 B).
+web=$(dirname "${client#pkg/}")
+cat > pkg/entry.js <<EOF
+import init, { initSync as initWasmSync } from "./wsguard.js";
+import { install } from "./$web/wasm.js";
+export default async function __wbg_init(module_or_path) {
+  const exports = await init(module_or_path);
+  install(exports);
+  return exports;
+}
+export function initSync(module) {
+  const exports = initWasmSync(module);
+  install(exports);
+  return exports;
+}
+export { Client, liveSocketListeners } from "./$web/client.js";
+EOF
 esbuild pkg/entry.js --bundle --minify --format=esm --log-level=warning --outfile=pkg/wsguard.bundle.js
 mv pkg/wsguard.bundle.js pkg/wsguard.js
 rm -rf pkg/entry.js pkg/snippets

@@ -67,11 +67,18 @@ extern "C" {
     pub fn live_socket_listeners() -> u32;
 }
 
+#[wasm_bindgen(module = "/src/web/wasm.js")]
+extern "C" {
+    /// Hands the wasm's raw exports to the JS modules (the package's `init` does it
+    /// for a page; a harness instantiating the wasm itself, such as the browser
+    /// tests', does not).
+    fn install(exports: JsValue);
+}
+
 impl Client {
     /// `new Client(url, options)`: throws `invalid_url` unless `ws://` or `wss://`.
     pub fn new(url: String, options: &JsValue) -> Result<Client, JsValue> {
-        // A harness may instantiate the wasm without running its start function.
-        super::start();
+        install(wasm_bindgen::exports());
         Client::construct(url, options)
     }
 }

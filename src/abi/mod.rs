@@ -23,13 +23,6 @@ pub use client::{live_socket_listeners, Client};
 
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(module = "/src/web/wasm.js")]
-extern "C" {
-    /// Hands the wasm's raw exports to the JS modules (they call the core's methods
-    /// with numbers only, without wasm-bindgen's wrappers).
-    fn install(exports: JsValue);
-}
-
 // wasm-bindgen ships a JS module only if Rust names one of its items: the modules
 // `client.js` imports are named here (nothing calls these).
 #[allow(dead_code)]
@@ -52,10 +45,4 @@ extern "C" {
 #[wasm_bindgen(module = "/src/web/pump.js")]
 extern "C" {
     fn now() -> f64;
-}
-
-/// Runs when the wasm is instantiated.
-#[wasm_bindgen(start)]
-fn start() {
-    install(wasm_bindgen::exports());
 }
