@@ -10,9 +10,12 @@
 //! With `shared: true` the tabs of one user share one WebSocket: a leader tab,
 //! elected with Web Locks, holds it and the others relay over a `BroadcastChannel`.
 //!
-//! Every decision is made by the sans-IO core in
-//! [`wsguard_protocol::client`]; this crate only turns browser events and timers
-//! into its inputs and carries out its outputs.
+//! Every decision is made by the sans-IO core in [`wsguard_protocol::client`] (and,
+//! for `shared: true`, [`wsguard_protocol::share`]). This crate is that core behind a
+//! numeric ABI (numbers in, strings through a table, payloads as handles to JS
+//! values, every output through one import); the `Client` class, the browser's
+//! sockets, timers and events, and the carrying out of the core's outputs are JS
+//! (`src/web/*.js`), shipped with wasm-bindgen's glue as one bundled module.
 //!
 //! ```js
 //! import init, { Client } from "wsguard";
