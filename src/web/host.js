@@ -218,7 +218,8 @@ export class Sock {
   }
 }
 
-// The durable outbox's IndexedDB store (src/web/durable.rs says what goes in it).
+// The durable outbox's IndexedDB store: one database per url and user; the core says what
+// goes in (pump.js carries out its put/remove outputs, and hands back what is read).
 export class OutboxStore {
   constructor(name) {
     this.db = new Promise((resolve, reject) => {
@@ -245,7 +246,7 @@ export class OutboxStore {
   close() { this.db.then((db) => db.close(), () => {}); }
 }
 
-// Web Locks and BroadcastChannel for one share group (src/web/share/bridge.rs, docs/SHARED.md).
+// Web Locks and BroadcastChannel for one share group (share.js, docs/SHARED.md).
 let shareLive = 0;
 export function can_share() {
   return typeof BroadcastChannel === "function" && typeof navigator === "object" && !!navigator.locks && typeof crypto === "object";
