@@ -70,6 +70,8 @@ const OP_DEADLINE: u32 = 11;
 const OP_STATE: u32 = 12;
 const OP_WELCOME: u32 = 13;
 const OP_STATS: u32 = 14;
+const OP_POLL: u32 = 15;
+const OP_LIMIT: u32 = 16;
 
 const NONE: f64 = -1.0;
 
@@ -260,7 +262,9 @@ impl Core {
             OP_STATE => return self.state(),
             OP_WELCOME => return self.welcome().into(),
             OP_STATS => self.stats(),
-            _ => return self.poll().into(),
+            OP_POLL => return self.poll().into(),
+            OP_LIMIT => return self.limit(n(a)),
+            _ => {}
         }
         0.0
     }
@@ -429,6 +433,17 @@ impl Core {
     fn restore(&mut self, usable: bool, now: f64) {
         let entries = core::mem::take(&mut self.restoring);
         self.machine.restore(usable.then_some(entries), now as u64);
+    }
+
+    /// A setting the share group applies to the calls and sends it relays, as the
+    /// core applies it (defaults filled in): 0 the request timeout in ms, 1 the
+    /// send buffer's limit.
+    fn limit(&self, which: u32) -> f64 {
+        let config = self.machine.config();
+        match which {
+            0 => config.request_timeout_ms as f64,
+            _ => config.queue_limit as f64,
+        }
     }
 
     /// The next deadline (negative: none).

@@ -24,7 +24,8 @@ pub use client::{live_socket_listeners, Client};
 use wasm_bindgen::prelude::*;
 
 // wasm-bindgen ships a JS module only if Rust names one of its items: the modules
-// `client.js` imports are named here (nothing calls these).
+// of the JS layer that no import of the wasm names (`wasm.js` and `share.js` are
+// named by `machine`, `values` and `share`) are named here; nothing calls these.
 #[allow(dead_code)]
 #[wasm_bindgen(module = "/src/web/core.js")]
 extern "C" {
@@ -45,4 +46,14 @@ extern "C" {
 #[wasm_bindgen(module = "/src/web/pump.js")]
 extern "C" {
     fn now() -> f64;
+}
+#[allow(dead_code)]
+#[wasm_bindgen(module = "/src/web/share-leader.js")]
+extern "C" {
+    fn become_leader(c: &JsValue);
+}
+#[allow(dead_code)]
+#[wasm_bindgen(module = "/src/web/share-follower.js")]
+extern "C" {
+    fn on_lead(c: &JsValue, from: &JsValue, m: &JsValue);
 }

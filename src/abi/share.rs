@@ -24,19 +24,6 @@ extern "C" {
     fn sh(s: &str, a: f64, b: f64);
 }
 
-// wasm-bindgen ships a JS module only if Rust names one of its items: the relay's
-// modules that share.js imports are named here (nothing calls these).
-#[allow(dead_code)]
-#[wasm_bindgen(module = "/src/web/share-leader.js")]
-extern "C" {
-    fn become_leader(c: &JsValue);
-}
-#[allow(dead_code)]
-#[wasm_bindgen(module = "/src/web/share-follower.js")]
-extern "C" {
-    fn on_lead(c: &JsValue, from: &JsValue, m: &JsValue);
-}
-
 /// A call's operation (`op` of the relay's `call` message), as JS numbers it.
 const REQUEST: u32 = 0;
 const JOIN: u32 = 1;

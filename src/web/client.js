@@ -1,7 +1,7 @@
 // The `Client` class JavaScript sees. Each method feeds one input to the core
 // (src/abi/machine.rs, in the wasm), then carries out its outputs (pump.js).
 import { Host, OutboxStore, fail, live_listeners } from "./host.js";
-import { Machine, num } from "./core.js";
+import { Machine, ms, sent } from "./core.js";
 import { feed, notice_closing, now, on_frame, on_host, promise, pump } from "./pump.js";
 import * as share from "./share.js";
 
@@ -41,9 +41,6 @@ export class Client {
       group: share.group_option(o),
       shareToken: token ?? "",
       share: null,
-      // The core's defaults (src/abi/machine.rs), for the share group's calls.
-      requestTimeoutMs: Math.floor(num(o.requestTimeoutMs) < 0 ? 10000 : o.requestTimeoutMs),
-      queueLimit: Math.floor(num(o.queueLimit) < 0 ? 1000 : o.queueLimit),
     });
     if (o.persist === true) {
       const user = typeof o.persistKey === "string" ? o.persistKey : token;
@@ -69,17 +66,12 @@ export class Client {
 
   /** The id of the current connection (from the last welcome). */
   get connectionId() {
-    return this.welcome()?.connection_id;
+    return welcome(this)?.connection_id;
   }
 
   /** The user id the server assigned (from the last welcome). */
   get userId() {
-    return this.welcome()?.user_id;
-  }
-
-  welcome() {
-    const s = share.welcome(this);
-    return s === undefined ? this.core.welcome() : s;
+    return welcome(this)?.user_id;
   }
 
   /** Registers a listener; returns a function that removes it. */
@@ -90,7 +82,7 @@ export class Client {
   /** Connects; resolves with the first welcome, rejects on a final close. */
   connect() {
     notice_closing(this);
-    const open = this.state === "open" && this.welcome();
+    const open = this.state === "open" && welcome(this);
     if (open) return Promise.resolve(open);
     const [n, p] = promise(this);
     this.waiters.push(n);
@@ -113,48 +105,30 @@ export class Client {
         pump(this);
       }
     }
-    const r = feed(this, (m, t) => m.send(type, data, t));
-    if (r < 2) return r ? "queued" : "sent";
-    throw fail(r === 2 ? "queue_full" : "closed", "the frame was not accepted");
+    return sent(feed(this, (m, t) => m.send(type, data, t)));
   }
 
   /** Sends a request; resolves with the reply's `data`. */
   request(type, data, options) {
-    const timeout = Math.floor(num(options?.timeoutMs));
-    return this.call("request", type, data, undefined, timeout < 0 ? undefined : timeout,
-      (m, t) => m.request(type, data, timeout, t));
+    const timeout = ms(options?.timeoutMs);
+    return call(this, "request", type, data, undefined, timeout, (m, t) => m.request(type, data, timeout, t));
   }
 
   /** Joins a room; resolves `{ room, seq }`. Rooms are re-joined after every reconnect. */
   join(room) {
-    return this.call("join", room, undefined, undefined, undefined, (m, t) => m.join(room, t));
+    return call(this, "join", room, undefined, undefined, undefined, (m, t) => m.join(room, t));
   }
 
   /** Leaves a room; resolves `{ room }`. */
   leave(room) {
-    return this.call("leave", room, undefined, undefined, undefined, (m, t) => m.leave(room, t));
+    return call(this, "leave", room, undefined, undefined, undefined, (m, t) => m.leave(room, t));
   }
 
   /** Publishes to a joined room, exactly once; resolves `{ seq, key, duplicate }`. */
   publish(room, data, options) {
     const key = typeof options?.key === "string" ? options.key : undefined;
-    const timeout = Math.floor(num(options?.timeoutMs));
-    return this.call("publish", room, data, key, timeout < 0 ? undefined : timeout,
-      (m, t) => m.publish(room, data, key, timeout, t));
-  }
-
-  /** A call: relayed in a share group, else started in the core and its promise kept until it ends. */
-  call(op, target, data, key, timeout, start) {
-    notice_closing(this);
-    if (this.share) {
-      const p = share.call(this, op, target, data, key, timeout);
-      pump(this);
-      return p;
-    }
-    const [n, p] = promise(this);
-    this.pending.set(start(this.core, now()), n);
-    pump(this);
-    return p;
+    const timeout = ms(options?.timeoutMs);
+    return call(this, "publish", room, data, key, timeout, (m, t) => m.publish(room, data, key, timeout, t));
   }
 
   /** Drops the socket abruptly, as a network failure would (close 1006): it reconnects and resumes. */
@@ -188,4 +162,24 @@ export class Client {
   [Symbol.dispose]() {
     this.free();
   }
+}
+
+/** The connection's last welcome: the share group's when in one, else the core's. */
+function welcome(c) {
+  const s = share.welcome(c);
+  return s === undefined ? c.core.welcome() : s;
+}
+
+/** A call: relayed in a share group, else started in the core and its promise kept until it ends. */
+function call(c, op, target, data, key, timeout, start) {
+  notice_closing(c);
+  if (c.share) {
+    const p = share.call(c, op, target, data, key, timeout);
+    pump(c);
+    return p;
+  }
+  const [n, p] = promise(c);
+  c.pending.set(start(c.core, now()), n);
+  pump(c);
+  return p;
 }

@@ -2,7 +2,7 @@
 // through its one export `call(op, …)` (the ops are numbered there: OP_*): strings
 // go through wasm.js's table, values as handles, booleans as 0/1. Its outputs come
 // back as plain objects (`poll`).
-import { w, str, put, done, take_resumed } from "./wasm.js";
+import { w, str, put, done, take_resumed, whole } from "./wasm.js";
 import * as wasm from "./wasm.js";
 import { fail } from "./host.js";
 
@@ -10,6 +10,15 @@ export const STATES = ["idle", "connecting", "handshaking", "open", "reconnectin
 
 /** A number for the wasm (-1: none). */
 export const num = (v) => (typeof v === "number" && v >= 0 && v < Infinity ? v : -1);
+
+/** A timeout option in whole ms, undefined if it is not a number ≥ 0. */
+export const ms = (v) => (num(v) < 0 ? undefined : Math.floor(v));
+
+/** What `send` said (`Machine.send`): `"sent"` or `"queued"`, else the refusal thrown. */
+export function sent(r) {
+  if (r < 2) return r ? "queued" : "sent";
+  throw fail(r === 2 ? "queue_full" : "closed", "the frame was not accepted");
+}
 
 export class Machine {
   /** `o`: the client's options; `origin`: Unix time in ms at `performance.now()` 0. */
@@ -37,7 +46,7 @@ export class Machine {
    */
   frame(s, v, kind, room, name, now, closing) {
     return done(w.core_call(
-      this.p, 4, s, str(kind), str(v.id), room, str(name), Number.isInteger(v.seq) ? num(v.seq) : -1,
+      this.p, 4, s, str(kind), str(v.id), room, str(name), whole(v.seq),
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }
@@ -67,6 +76,9 @@ export class Machine {
   stats() { w.core_call(this.p, 14); return wasm.stats; }
   /** The next output, or undefined. */
   poll() { return w.core_call(this.p, 15) ? output(wasm.out) : undefined; }
+  /** As the core applies them (defaults filled in): the request timeout in ms, the send buffer's limit. */
+  requestTimeoutMs() { return w.core_call(this.p, 16, 0); }
+  queueLimit() { return w.core_call(this.p, 16, 1); }
   free() { w.__wbg_core_free(this.p, 0); }
 }
 

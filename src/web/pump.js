@@ -76,10 +76,7 @@ export function on_frame(c, v, room, name, time, closing) {
   c.fed = v;
   try {
     const r = c.core.frame(s.id, v, message ? undefined : v.type, room, name, at(time), closing);
-    if (r & 1) {
-      if (share.leads(c)) share.on_core_event(c, { kind: message ? "message" : "push", frame: v });
-      else message ? emit(c, "message", v) : emit(c, v.type, v.data, v);
-    }
+    if (r & 1) event(c, { kind: message ? "message" : "push", frame: v });
     // A frame whose one output was its event moved no deadline earlier (it was
     // heard: the heartbeat's silence deadline moves later) and no counter the
     // leader posts: nothing to re-arm or post.

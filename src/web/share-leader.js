@@ -2,11 +2,11 @@
 // calls (this one's own too) become the connection's requests, their rooms are
 // shared, the connection's events are posted to every tab and applied to this one,
 // and a new leader resumes what the tabs had. The wasm decides (src/abi/share.rs).
-import { w, str, done } from "./wasm.js";
 import { fail } from "./host.js";
+import { w, str, done, whole } from "./wasm.js";
 import { dispatch, emit, now } from "./pump.js";
 import {
-  OPS, take, txt, whole, entries, post, counters, settle, to_new_leader,
+  OPS, take, txt, entries, post, counters, settle, to_new_leader,
   set_state, set_role, on_welcome, on_close, deliver, on_resumed,
 } from "./share.js";
 

@@ -6,9 +6,10 @@
 // connection events as its own (share-follower.js). The decisions (rooms, who
 // gets what, what a new leader resumes, calls at a handover) are the wasm's
 // (src/abi/share.rs); these modules move messages.
-import { w, str, done } from "./wasm.js";
+import { w, str, done, whole } from "./wasm.js";
 import { Tabs, can_share, random_id, fail } from "./host.js";
 import { emit, now, pump, promise } from "./pump.js";
+import { sent } from "./core.js";
 import { on_attach, on_call, on_gone, on_send, become_leader, try_resume } from "./share-leader.js";
 import { on_lead, on_snapshot, from_leader } from "./share-follower.js";
 export { on_core_event, answered_by_core } from "./share-leader.js";
@@ -33,8 +34,6 @@ export function sh(s, a, b) {
 export const take = () => got.splice(0);
 
 export const txt = (x) => (typeof x === "string" ? x : "");
-/** A whole number, else -1 (none, for the wasm). */
-export const whole = (n) => (Number.isInteger(n) && n >= 0 ? n : -1);
 export const obj = (x) => typeof x === "object" && x !== null;
 export const entries = (x) => Object.entries(obj(x) ? x : {});
 
@@ -201,7 +200,7 @@ export function call(c, op, target, data, key, timeout) {
   const [n, p] = promise(c);
   const s = c.share;
   if (!s) return p;
-  timeout ??= c.requestTimeoutMs;
+  timeout ??= c.core.requestTimeoutMs();
   const id = s.next++, o = OPS.indexOf(op);
   s.sent++;
   const m = msg(s, "call", { id, op });
@@ -232,16 +231,15 @@ export function send(c, type, data) {
   const s = c.share;
   if (!s) throw fail("closed", "the client is closed");
   if (s.role === 2) {
-    const r = c.core.send(type, data, now());
-    if (r > 1) throw fail(r === 2 ? "queue_full" : "closed", "the frame was not accepted");
+    const r = sent(c.core.send(type, data, now()));
     s.sent++;
-    return r ? "queued" : "sent";
+    return r;
   }
   const m = msg(s, "send", { type });
   if (data !== undefined) m.data = data;
   if (s.leader !== undefined) {
     if (!post_to(s, m, s.leader)) throw fail("bad_frame", "the data cannot be cloned to the leader tab");
-  } else if (s.early.length >= c.queueLimit) throw fail("queue_full", "the frame was not accepted");
+  } else if (s.early.length >= c.core.queueLimit()) throw fail("queue_full", "the frame was not accepted");
   else s.early.push(m);
   s.sent++;
   return c.shown === "open" ? "sent" : "queued";

@@ -27,8 +27,9 @@ const field = (h, key) => {
   const v = V[h];
   return typeof v === "object" && v !== null ? v[key] : undefined;
 };
-const whole = (n) => Number.isInteger(n) && n >= 0;
-export const v_num = (h, key) => (whole((h = field(h, key))) ? h : -1);
+/** `n` if it is a whole number, else -1 (none, for the wasm). */
+export const whole = (n) => (Number.isInteger(n) && n >= 0 ? n : -1);
+export const v_num = (h, key) => whole(field(h, key));
 export const v_str = (h, key) => ((h = field(h, key)), typeof h === "string" ? h : undefined);
 export const v_bool = (h, key) => ((h = field(h, key)), typeof h === "boolean" ? +h : 2);
 let rooms = [];
@@ -36,7 +37,7 @@ export function v_rooms(h) {
   const r = field(h, "rooms");
   if (typeof r !== "object" || r === null) return -1;
   rooms = Object.entries(r)
-    .filter(([, v]) => whole(v?.from) && whole(v?.to))
+    .filter(([, v]) => whole(v?.from) >= 0 && whole(v?.to) >= 0)
     .map(([k, v]) => [k, v.from, v.to, v.complete === true ? 1 : 0]);
   return rooms.length;
 }

@@ -221,6 +221,11 @@ impl<D: Payload> Client<D> {
         }
     }
 
+    /// The settings it was made with (defaults filled in).
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The last welcome.
     pub fn welcome(&self) -> Option<&Welcome> {
         self.welcome.as_ref()
