@@ -25,11 +25,7 @@ impl<D: Payload> Client<D> {
                 self.retries.push(id.clone());
             }
         }
-        let (dropped, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|(_, p)| p.sent_on == Some(socket));
-        self.pending = kept;
-        for (_, pending) in dropped {
+        for (_, pending) in self.take_pending(&|_, p| p.sent_on == Some(socket)) {
             if let Some(request) = pending.request {
                 let error =
                     RequestError::new("disconnected", "the connection dropped before the answer");

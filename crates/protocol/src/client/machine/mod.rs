@@ -296,13 +296,23 @@ impl<D: Payload> Client<D> {
         self.outputs.push_back(Output::Event(event));
     }
 
-    /// Removes and returns the pending requests whose wire id matches.
-    fn take_pending(&mut self, matches: impl Fn(&String) -> bool) -> Vec<Pending<D>> {
-        let (taken, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|(id, _)| matches(id));
-        self.pending = kept;
-        taken.into_iter().map(|(_, p)| p).collect()
+    /// Removes and returns, in order, the pending requests `matches` picks (by wire
+    /// id and request). One function for every caller (`dyn`: one copy in the wasm).
+    fn take_pending(
+        &mut self,
+        matches: &dyn Fn(&str, &Pending<D>) -> bool,
+    ) -> Vec<(String, Pending<D>)> {
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while i < self.pending.len() {
+            let (id, pending) = &self.pending[i];
+            if matches(id, pending) {
+                taken.push(self.pending.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        taken
     }
 
     fn next_wire_id(&mut self, prefix: &str) -> String {

@@ -119,7 +119,7 @@ impl<D: Payload> Client<D> {
             },
         ));
         if let Err(error) = self.deliver(frame) {
-            self.take_pending(|p| *p == id);
+            self.take_pending(&|p, _| p == id);
             let message = match error {
                 SendError::QueueFull => "the send buffer is full",
                 SendError::Closed => "the client is closed",
@@ -136,7 +136,8 @@ impl<D: Payload> Client<D> {
         let found = frame
             .id
             .as_ref()
-            .and_then(|id| self.take_pending(|p| p == id).pop());
+            .and_then(|id| self.take_pending(&|p, _| p == id).pop())
+            .map(|(_, p)| p);
         let Some(pending) = found else {
             if frame.kind == kind::ERROR {
                 self.server_error(&frame);

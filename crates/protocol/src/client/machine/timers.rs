@@ -3,7 +3,6 @@
 
 use super::{Client, Phase};
 use crate::client::{Millis, Output, Payload, RequestError, SocketId};
-use crate::prelude::*;
 use crate::{kind, CloseCode, Frame};
 
 /// Close code the client uses when the server never welcomed it.
@@ -62,10 +61,7 @@ impl<D: Payload> Client<D> {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.tick(now);
         let now = self.now;
-        let (expired, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|(_, p)| p.deadline <= now);
-        self.pending = kept;
+        let expired = self.take_pending(&|_, p| p.deadline <= now);
         // A request that timed out while buffered is never sent.
         self.outbox.retain(|queued| {
             queued
