@@ -5,7 +5,7 @@
 
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
-use wsguard_protocol::client::{HelloData, Payload, ResumedRooms};
+use wsguard_protocol::client::{cat, HelloData, Payload, ResumedRooms};
 use wsguard_protocol::{RoomResume, Welcome};
 
 #[wasm_bindgen(module = "/src/web/wasm.js")]
@@ -72,10 +72,9 @@ impl Drop for H {
 impl Payload for H {
     fn to_welcome(&self) -> Result<Welcome, String> {
         let h = self.0;
-        let text =
-            |key: &str| v_str(h, key).ok_or_else(|| ["`", key, "` is not a string"].concat());
+        let text = |key: &str| v_str(h, key).ok_or_else(|| cat(&["`", key, "` is not a string"]));
         let count = |key: &str| {
-            whole(v_num(h, key)).ok_or_else(|| ["`", key, "` is not an unsigned integer"].concat())
+            whole(v_num(h, key)).ok_or_else(|| cat(&["`", key, "` is not an unsigned integer"]))
         };
         Ok(Welcome {
             connection_id: text("connection_id")?,

@@ -1,5 +1,6 @@
-//! Numbers in messages without `core::fmt`: `format!` and `to_string` pull the
-//! formatting machinery into the browser SDK's wasm (bench/SIZE.md).
+//! Messages without `core::fmt`: `format!` and `to_string` pull the formatting
+//! machinery into the browser SDK's wasm (bench/SIZE.md), and `[..].concat()` a
+//! generic join of its own.
 
 use crate::prelude::*;
 /// Appends `n` in decimal to `out`.
@@ -20,6 +21,15 @@ pub fn push_decimal(out: &mut String, n: u64) {
     }
 }
 
+/// The parts one after the other (a message).
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// `n` in decimal.
 pub fn decimal(n: u64) -> String {
     let mut out = String::new();
@@ -29,7 +39,13 @@ pub fn decimal(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::{cat, decimal};
+
+    #[test]
+    fn cat_puts_the_parts_one_after_the_other() {
+        assert_eq!(cat(&["a", "", "bc"]), "abc");
+        assert_eq!(cat(&[]), "");
+    }
 
     #[test]
     fn writes_like_to_string() {

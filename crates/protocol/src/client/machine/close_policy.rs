@@ -3,7 +3,7 @@
 //! request and buffered frame gets its outcome.
 
 use super::{Client, Phase, Queued};
-use crate::client::{decimal, Event, Output, Payload, RequestError, SocketId};
+use crate::client::{cat, decimal, Event, Output, Payload, RequestError, SocketId};
 use crate::prelude::*;
 use crate::{CloseCode, ReconnectPolicy};
 
@@ -115,7 +115,7 @@ impl<D: Payload> Client<D> {
     pub(super) fn terminate(&mut self, code: u16, reason: String) {
         self.retries.clear();
         self.awaiting_resumed = false;
-        let closed = ["the client closed (", &decimal(code.into()), ")"].concat();
+        let closed = cat(&["the client closed (", &decimal(code.into()), ")"]);
         for (_, pending) in core::mem::take(&mut self.pending) {
             let error = RequestError::new("closed", closed.clone());
             self.fail_pending(pending, error);
@@ -125,7 +125,7 @@ impl<D: Payload> Client<D> {
             self.stats.dropped += 1;
             self.unstore(stored);
             if frame.id.is_none() {
-                let message = ["buffered `", &frame.kind, "` frame dropped: ", &closed].concat();
+                let message = cat(&["buffered `", &frame.kind, "` frame dropped: ", &closed]);
                 self.event(Event::Error {
                     code: "closed".into(),
                     message,

@@ -8,7 +8,7 @@ use crate::prelude::*;
 use alloc::collections::VecDeque;
 
 use super::{Client, Pending, Phase, Purpose, Queued};
-use crate::client::{Event, Millis, Output, Payload, StoreOp, StoredEntry};
+use crate::client::{cat, Event, Millis, Output, Payload, StoreOp, StoredEntry};
 use crate::{kind, Frame};
 
 impl<D: Payload> Client<D> {
@@ -99,7 +99,7 @@ impl<D: Payload> Client<D> {
         self.restoring = false;
         self.event(Event::Error {
             code: "persist_unavailable".into(),
-            message: [why, ": earlier entries are not sent by this client"].concat(),
+            message: cat(&[why, ": earlier entries are not sent by this client"]),
         });
         self.flush_if_open();
     }

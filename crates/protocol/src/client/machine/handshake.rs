@@ -2,7 +2,7 @@
 //! welcome that makes the connection ready.
 
 use super::{Client, Phase};
-use crate::client::HelloData;
+use crate::client::{cat, HelloData};
 use crate::client::{Event, Millis, Output, Payload, SocketId};
 use crate::prelude::*;
 use crate::{kind, CloseCode, Frame};
@@ -47,7 +47,7 @@ impl<D: Payload> Client<D> {
                 };
                 self.event(Event::Error {
                     code: BAD_WELCOME.to_owned(),
-                    message: ["the server's welcome cannot be read: ", &why].concat(),
+                    message: cat(&["the server's welcome cannot be read: ", &why]),
                 });
                 self.fail_socket(
                     socket,
