@@ -61,21 +61,27 @@ impl LeaderCalls {
     /// The server join of `room` ended (acknowledged or failed): the other calls
     /// that waited on it, to answer the same way.
     pub fn joined(&mut self, room: &str) -> Vec<(TabId, u64)> {
-        let mut done = Vec::new();
-        self.calls.retain(|(tab, id, waiting)| {
-            let waits = matches!(waiting, Waiting::Join(r) if r == room);
-            if waits {
-                done.push((tab.clone(), *id));
-            }
-            !waits
-        });
-        done
+        self.take(&|_, waiting| matches!(waiting, Waiting::Join(r) if r == room))
     }
 
     /// `tab` is gone: its calls are forgotten (what the connection does for them
     /// still happens; a publish stays exactly once), no answer is posted.
     pub fn drop_tab(&mut self, tab: &TabId) {
-        self.calls.retain(|(t, _, _)| t != tab);
+        self.take(&|t, _| t == tab);
+    }
+
+    /// Removes the calls `picked` picks; returns them in order. (One function for
+    /// both: each `retain` with its own closure is another copy in the wasm.)
+    fn take(&mut self, picked: &dyn Fn(&TabId, &Waiting) -> bool) -> Vec<(TabId, u64)> {
+        let mut taken = Vec::new();
+        self.calls.retain(|(tab, id, waiting)| {
+            let pick = picked(tab, waiting);
+            if pick {
+                taken.push((tab.clone(), *id));
+            }
+            !pick
+        });
+        taken
     }
 
     /// Calls under way.

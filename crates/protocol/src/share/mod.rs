@@ -52,3 +52,11 @@ pub type Seqs = RoomMap<u64>;
 /// Names one tab of a share group (random, chosen by the tab).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TabId(pub String);
+
+/// Removes `tab` from `tabs`; whether it was there. (One function for every list
+/// of tabs: each `retain` with its own closure is another copy in the wasm.)
+fn remove_tab(tabs: &mut Vec<TabId>, tab: &TabId) -> bool {
+    let before = tabs.len();
+    tabs.retain(|t| t != tab);
+    tabs.len() != before
+}

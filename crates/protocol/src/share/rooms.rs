@@ -1,7 +1,7 @@
 //! Rooms of a shared connection: the leader's union with reference counts, and
 //! each tab's own view (which rooms, and the last seq it got in each).
 
-use super::{Seqs, TabId};
+use super::{remove_tab, Seqs, TabId};
 use crate::prelude::*;
 
 /// What a tab's `join` needs from the connection.
@@ -41,13 +41,6 @@ struct SharedRoom {
     /// The last seq the connection delivered (or the join ack's seq); `None` until
     /// the server confirmed the join.
     seq: Option<u64>,
-}
-
-/// Removes `tab` from `tabs`; whether it was there.
-fn remove_tab(tabs: &mut Vec<TabId>, tab: &TabId) -> bool {
-    let before = tabs.len();
-    tabs.retain(|t| t != tab);
-    tabs.len() != before
 }
 
 /// The leader's rooms: for each, the tabs that want it.

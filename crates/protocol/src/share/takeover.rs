@@ -12,7 +12,7 @@
 //! nothing; the others get a gap the tab reports as `complete: false`, never a
 //! silent loss.
 
-use super::{resume_plan, Seqs, TabId};
+use super::{remove_tab, resume_plan, Seqs, TabId};
 use crate::client::Millis;
 use crate::prelude::*;
 
@@ -83,7 +83,7 @@ impl Takeover {
         window_ms: Millis,
     ) -> Self {
         let mut expected: Vec<TabId> = roster.into_iter().collect();
-        expected.retain(|tab| *tab != own.0);
+        remove_tab(&mut expected, &own.0);
         Self {
             expected,
             reports: vec![own],
@@ -123,7 +123,7 @@ impl Takeover {
 
     /// `tab` is gone (its tab lock was released): no report is waited for from it.
     pub fn on_gone(&mut self, tab: &TabId) {
-        self.expected.retain(|expected| expected != tab);
+        remove_tab(&mut self.expected, tab);
     }
 
     /// When to call [`poll_resume`](Self::poll_resume) at the latest, while gathering.

@@ -315,6 +315,12 @@ impl<D: Payload> Client<D> {
         taken
     }
 
+    /// Drops the buffered frames of the requests whose wire id `gone` picks.
+    fn unqueue(&mut self, gone: &dyn Fn(&str) -> bool) {
+        self.outbox
+            .retain(|q| q.frame.id.as_deref().is_none_or(|id| !gone(id)));
+    }
+
     fn next_wire_id(&mut self, prefix: &str) -> String {
         let id = self.next_id;
         self.next_id += 1;

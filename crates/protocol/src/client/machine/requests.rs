@@ -145,7 +145,7 @@ impl<D: Payload> Client<D> {
             return;
         };
         // Answered: never sent (again) from the buffer.
-        self.outbox.retain(|q| q.frame.id != frame.id);
+        self.unqueue(&|id| Some(id) == frame.id.as_deref());
         if frame.kind != kind::ERROR {
             if let Purpose::Join(room) | Purpose::Rejoin(room) = &pending.purpose {
                 let seq = frame

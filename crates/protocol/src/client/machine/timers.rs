@@ -63,13 +63,7 @@ impl<D: Payload> Client<D> {
         let now = self.now;
         let expired = self.take_pending(&|_, p| p.deadline <= now);
         // A request that timed out while buffered is never sent.
-        self.outbox.retain(|queued| {
-            queued
-                .frame
-                .id
-                .as_ref()
-                .is_none_or(|id| !expired.iter().any(|(expired_id, _)| expired_id == id))
-        });
+        self.unqueue(&|id| expired.iter().any(|(expired_id, _)| expired_id == id));
         for (_, pending) in expired {
             let error = RequestError::new("timeout", "no answer within the request timeout");
             self.fail_pending(pending, error);
