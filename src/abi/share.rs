@@ -267,12 +267,13 @@ impl Share {
 
     /// This tab (`me`) takes the leader lock at `now`. With `takeover` (the group had
     /// a session), it gathers the reports of the tabs of `roster` (the last one
-    /// announced, tab ids separated by spaces) before it resumes.
+    /// announced, tab ids separated by spaces; a byte split, no char decoding in the
+    /// wasm) before it resumes.
     fn lead(&mut self, me: u32, roster: u32, takeover: bool, now: f64) {
         let me = tab(me);
         let roster = text(roster);
         let takeover = takeover.then(|| {
-            let roster = roster.split(' ').filter(|t| !t.is_empty());
+            let roster = roster.split_ascii_whitespace();
             Takeover::new(
                 (me, self.rooms.report().clone()),
                 roster.map(|t| TabId(t.to_owned())),

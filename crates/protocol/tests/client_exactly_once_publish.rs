@@ -351,16 +351,24 @@ fn a_key_the_server_would_refuse_is_rejected_at_once_and_never_sent() {
     let (mut h, _) = in_room();
     let empty = h.client.publish("r", None, key(""), h.now);
     let long = h.client.publish("r", None, key(&"x".repeat(129)), h.now);
+    let wide = h.client.publish("r", None, key(&"😀".repeat(129)), h.now);
     let fine = h.client.publish("r", None, key(&"é".repeat(128)), h.now);
+    let fine_wide = h.client.publish("r", None, key(&"😀".repeat(128)), h.now);
     let out = h.drain();
     assert_eq!(
         outcomes(&out),
         [
             (empty, Err("bad_frame".to_owned())),
-            (long, Err("bad_frame".to_owned()))
+            (long, Err("bad_frame".to_owned())),
+            (wide, Err("bad_frame".to_owned()))
         ]
     );
-    assert_eq!(publishes(&out).len(), 1);
+    assert_eq!(
+        publishes(&out).len(),
+        2,
+        "128 characters of 2 and 4 bytes are fine"
+    );
+    assert_ne!(fine_wide, fine);
     assert_ne!(fine, empty);
     assert_ne!(fine, long);
 }
