@@ -56,16 +56,18 @@ fi
 #    it ships: the bundle is counted the way bundlephobia counts the libraries it
 #    is compared with (minified, then gzipped). The entry exports `init`, `initSync`,
 #    `Client` and `liveSocketListeners`; the types are src/web/wsguard.d.ts.
-# The glue's `Core` class (wasm-bindgen writes one for the exported struct) is not
-# used: the JS layer calls the core's raw exports (src/web/core.js). Cut before
-# bundling, with its finalizer (esbuild keeps a class whose prototype is written).
+# The glue's `Core` and `Share` classes (wasm-bindgen writes one per exported struct)
+# are not used: the JS layer calls the raw exports (src/web/core.js, share.js). Cut
+# before bundling, with their finalizers and the class check only `Share.resume`
+# used (esbuild keeps a class whose prototype is written).
 node --input-type=module - <<'EOF'
 import { readFileSync, writeFileSync } from "node:fs";
 let js = readFileSync("pkg/wsguard.js", "utf8");
-const cuts = [
-  /\nexport class Core \{[\s\S]*?\nif \(Symbol\.dispose\) Core\.prototype\[Symbol\.dispose\] = Core\.prototype\.free;\n/,
-  /\nconst CoreFinalization = [\s\S]*?\n\s*: new FinalizationRegistry\(ptr => wasm\.__wbg_core_free\(ptr, 1\)\);\n/,
-];
+const cuts = ["Core", "Share"].flatMap((name) => [
+  new RegExp(`\\n(/\\*\\*(?:(?!\\*/)[\\s\\S])*\\*/\\n)?export class ${name} \\{[\\s\\S]*?\\nif \\(Symbol\\.dispose\\) ${name}\\.prototype\\[Symbol\\.dispose\\] = ${name}\\.prototype\\.free;\\n`),
+  new RegExp(`\\nconst ${name}Finalization = [\\s\\S]*?\\n\\s*: new FinalizationRegistry\\(ptr => wasm\\.__wbg_${name.toLowerCase()}_free\\(ptr, 1\\)\\);\\n`),
+]);
+cuts.push(/\nfunction _assertClass\(instance, klass\) \{[\s\S]*?\n\}\n/);
 for (const cut of cuts) {
   if (!cut.test(js)) throw new Error(`pkg/wsguard.js: ${cut} not found (wasm-bindgen's glue changed?)`);
   js = js.replace(cut, "\n");
