@@ -259,10 +259,7 @@ impl Share {
 
     /// The connection's epoch changed: every seq this tab knows is void.
     fn new_epoch(&mut self) {
-        let rooms: Vec<String> = self.rooms.report().iter().map(|(r, _)| r.clone()).collect();
-        for room in rooms {
-            self.rooms.rebaseline(&room, 0);
-        }
+        self.rooms.new_epoch();
     }
 
     /// This tab (`me`) takes the leader lock at `now`. With `takeover` (the group had
@@ -380,16 +377,19 @@ impl Share {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        let late = match lead.takeover.as_mut() {
-            Some(takeover) => match takeover.on_report(tab.clone(), report) {
-                Reported::Late(late) => late,
-                Reported::Gathered | Reported::Repeated => Vec::new(),
-            },
-            None => report
-                .iter()
-                .map(|(room, _)| (room.clone(), LateRoom::Covered))
-                .collect(),
-        };
+        let mut late = Vec::new();
+        match lead.takeover.as_mut() {
+            Some(takeover) => {
+                if let Reported::Late(rooms) = takeover.on_report(tab.clone(), report) {
+                    late = rooms;
+                }
+            }
+            None => {
+                for (room, _) in report.iter() {
+                    late.push((room.clone(), LateRoom::Covered));
+                }
+            }
+        }
         for (room, stands) in late {
             if let LateRoom::Gap { from, to } = stands {
                 sh(&room, from as f64, to as f64);

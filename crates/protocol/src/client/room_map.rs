@@ -80,6 +80,11 @@ impl<T> RoomMap<T> {
         self.entries.is_empty()
     }
 
+    /// Every value, in insertion order.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
     /// The rooms and their values, in insertion order (removals excepted).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &T)> {
         self.entries.iter().map(|(r, v)| (r, v))

@@ -249,6 +249,14 @@ impl TabRooms {
         }
     }
 
+    /// The connection's epoch changed: every seq the tab knows is void, and it gets
+    /// every message of its rooms in the new epoch.
+    pub fn new_epoch(&mut self) {
+        for last in self.rooms.values_mut() {
+            *last = 0;
+        }
+    }
+
     /// The tab's rooms and last seqs, as reported to a new leader.
     pub fn report(&self) -> &Seqs {
         &self.rooms
@@ -313,5 +321,10 @@ mod tests {
             rooms.accept("r", 3),
             "after a new epoch, lower seqs are new"
         );
+        rooms.joined("s", 9);
+        rooms.new_epoch();
+        assert!(rooms.accept("r", 1), "a new epoch starts every room over");
+        assert!(rooms.accept("s", 1));
+        assert!(!rooms.accept("other", 1), "still only joined rooms");
     }
 }
