@@ -30,6 +30,15 @@ pub fn cat(parts: &[&str]) -> String {
     out
 }
 
+/// Appends the low `digits` hex digits of `n`, most significant first (lowercase).
+pub fn push_hex(out: &mut String, n: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[(n >> (i * 4)) as usize & 0xf],
+        ));
+    }
+}
+
 /// `n` in decimal.
 pub fn decimal(n: u64) -> String {
     let mut out = String::new();
@@ -39,12 +48,20 @@ pub fn decimal(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{cat, decimal};
+    use super::{cat, decimal, push_hex};
 
     #[test]
     fn cat_puts_the_parts_one_after_the_other() {
         assert_eq!(cat(&["a", "", "bc"]), "abc");
         assert_eq!(cat(&[]), "");
+    }
+
+    #[test]
+    fn hex_digits_are_the_low_nibbles_most_significant_first() {
+        let mut out = String::from("k");
+        push_hex(&mut out, 0xcbf2_9ce4_8422_2325, 16);
+        push_hex(&mut out, 0xabc, 2);
+        assert_eq!(out, "kcbf29ce484222325bc");
     }
 
     #[test]

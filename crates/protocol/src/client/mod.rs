@@ -55,7 +55,7 @@ mod payload;
 mod room_map;
 
 pub use backoff::BackoffConfig;
-pub use decimal::{cat, decimal, push_decimal};
+pub use decimal::{cat, decimal, push_decimal, push_hex};
 pub use durable::{StoreOp, StoredEntry};
 pub use machine::Client;
 pub use payload::{HelloData, Payload, ResumeData, ResumedRooms};

@@ -26,11 +26,9 @@ fn fnv1a64(parts: &[&str]) -> u64 {
 /// (`shared: true` is [`DEFAULT_GROUP`]) and the static token (empty with
 /// `getToken`), hashed so that no token appears in a lock or channel name.
 pub fn group_key(url: &str, group: &str, token: &str) -> String {
-    let hash = fnv1a64(&[url, group, token]);
-    (0..16)
-        .rev()
-        .map(|i| char::from(b"0123456789abcdef"[(hash >> (i * 4)) as usize & 0xf]))
-        .collect()
+    let mut key = String::with_capacity(16);
+    crate::client::push_hex(&mut key, fnv1a64(&[url, group, token]), 16);
+    key
 }
 
 /// The leader lock's name for a group key; a tab's own lock is this name, `/`,

@@ -3,8 +3,8 @@
 
 use super::{Client, Pending, Purpose};
 use crate::client::{
-    Event, Millis, Output, Payload, PublishOptions, PublishReceipt, RequestError, RequestId,
-    SendError,
+    push_hex, Event, Millis, Output, Payload, PublishOptions, PublishReceipt, RequestError,
+    RequestId, SendError,
 };
 use crate::prelude::*;
 use crate::{kind, Frame};
@@ -83,14 +83,10 @@ impl<D: Payload> Client<D> {
     /// A fresh idempotency key: 24 hex digits (96 random bits) from the injected
     /// source (no `format!`: it keeps the wasm small).
     fn fresh_key(&mut self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut key = String::with_capacity(24);
         for _ in 0..2 {
-            let mut bits = ((self.random)().clamp(0.0, 1.0) * (1u64 << 48) as f64) as u64;
-            for _ in 0..12 {
-                key.push(char::from(HEX[(bits & 15) as usize]));
-                bits >>= 4;
-            }
+            let bits = ((self.random)().clamp(0.0, 1.0) * (1u64 << 48) as f64) as u64;
+            push_hex(&mut key, bits, 12);
         }
         key
     }
