@@ -38,9 +38,11 @@ export function on_host(c, what, n, a, b) {
   switch (what) {
     case 1:
       c.timer = undefined;
-      feed(c, (m, t) => m.fire(t));
-      share.on_timeout(c, now());
-      return pump(c);
+      // The core's deadlines, then the share group's (its calls, a takeover's window).
+      return feed(c, (m, t) => {
+        m.fire(t);
+        share.on_timeout(c, t);
+      });
     case 2: return feed(c, (m, t) => m.online(t));
     case 3: return feed(c, (m, t) => m.liveness(t));
     case 7: return feed(c, (m, t) => m.token(a, t));

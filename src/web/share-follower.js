@@ -1,9 +1,8 @@
 // A follower: the leader's messages turned into this tab's events and answers.
-import { fail } from "./host.js";
 import { STATES } from "./core.js";
 import { emit } from "./pump.js";
 import {
-  txt, obj, attach, settle, to_new_leader, set_state, set_role,
+  txt, obj, unplain, attach, settle, to_new_leader, set_state, set_role,
   on_welcome, on_close, deliver, on_resumed,
 } from "./share.js";
 
@@ -58,7 +57,7 @@ export function from_leader(c, from, kind, m) {
   else if (kind === "resumed" || kind === "gap") on_resumed(c, m);
   else if (kind === "answer" && typeof m.id === "number") {
     const e = m.error;
-    obj(e) ? settle(c, m.id, false, fail(txt(e.code), txt(e.message))) : settle(c, m.id, true, m.ok);
+    obj(e) ? settle(c, m.id, false, unplain(e)) : settle(c, m.id, true, m.ok);
   }
 }
 
@@ -69,6 +68,6 @@ function on_conn(c, m) {
   if (event === "state") STATES.includes(a) && set_state(c, a);
   else if (event === "welcome") on_welcome(c, a);
   else if (event === "close") on_close(c, typeof a?.code === "number" ? a.code : 1006, txt(a?.reason), a?.willReconnect === true);
-  else if (event === "error") emit(c, event, fail(txt(a?.code), txt(a?.message)));
+  else if (event === "error") emit(c, event, unplain(a));
   else emit(c, event, ...args);
 }

@@ -6,7 +6,7 @@ import { fail } from "./host.js";
 import { w, str, done, whole } from "./wasm.js";
 import { dispatch, emit, now } from "./pump.js";
 import {
-  OPS, take, txt, entries, post, counters, settle, to_new_leader,
+  OPS, take, txt, plain, entries, post, counters, settle, to_new_leader,
   set_state, set_role, on_welcome, on_close, deliver, on_resumed,
 } from "./share.js";
 
@@ -127,7 +127,7 @@ function answer(c, tab, id, ok, v) {
   const s = c.share;
   if (!s) return;
   if (tab === s.me) settle(c, id, ok, v);
-  else post(s, "answer", ok ? { id, ok: v } : { id, error: { code: v.code, message: v.message } }, tab);
+  else post(s, "answer", ok ? { id, ok: v } : { id, error: plain(v) }, tab);
 }
 
 /**
@@ -163,7 +163,7 @@ export function on_core_event(c, e) {
       return emit(c, k, e.info);
     case "error":
       // An `Error` does not survive the channel as itself: posted as `{code, message}`.
-      post_conn(c, k, { code: e.error.code, message: e.error.message });
+      post_conn(c, k, plain(e.error));
       return emit(c, k, e.error);
     case "close":
       post_conn(c, k, { code: e.code, reason: e.reason, willReconnect: e.willReconnect });

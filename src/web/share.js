@@ -34,6 +34,9 @@ export function sh(s, a, b) {
 export const take = () => got.splice(0);
 
 export const txt = (x) => (typeof x === "string" ? x : "");
+/** An `Error` as the channel can carry it (`{code, message}`), and back. */
+export const plain = (e) => ({ code: e.code, message: e.message });
+export const unplain = (e) => fail(txt(e?.code), txt(e?.message));
 export const obj = (x) => typeof x === "object" && x !== null;
 export const entries = (x) => Object.entries(obj(x) ? x : {});
 

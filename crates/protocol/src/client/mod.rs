@@ -48,18 +48,18 @@
 
 use crate::prelude::*;
 mod backoff;
-mod decimal;
 mod durable;
 mod machine;
 mod payload;
 mod room_map;
+mod text;
 
 pub use backoff::BackoffConfig;
-pub use decimal::{cat, decimal, push_decimal, push_hex};
 pub use durable::{StoreOp, StoredEntry};
 pub use machine::Client;
 pub use payload::{HelloData, Payload, ResumeData, ResumedRooms};
 pub use room_map::RoomMap;
+pub use text::{cat, decimal, push_decimal, push_hex};
 
 use crate::{Frame, Welcome};
 
