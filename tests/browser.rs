@@ -656,6 +656,37 @@ async fn unauthorized_with_a_provider_that_has_nothing_new_stops() {
 }
 
 #[wasm_bindgen_test]
+async fn a_send_made_while_a_frame_is_serialized_goes_out_after_that_frame() {
+    let run = run_id();
+    let (first, second) = (format!("first.{run}"), format!("second.{run}"));
+    let client = client(&format!(r#"{{"token":"reenter-{run}"}}"#));
+    let errors = Recorder::on(&client, "error");
+    ok(client.connect()).await;
+    // Data whose `toJSON` sends another frame while the SDK serializes it.
+    let data = js_sys::Object::new();
+    Reflect::set(&data, &"client".into(), &client).unwrap();
+    Reflect::set(&data, &"next".into(), &second.as_str().into()).unwrap();
+    let to_json = Function::new_no_args("this.client.send(this.next, null); return 1;");
+    Reflect::set(&data, &"toJSON".into(), &to_json).unwrap();
+    let sent = get(&client.stats(), "sent").as_f64().unwrap();
+    assert_eq!(client.send(&first, data.into()).unwrap(), "sent");
+    // The server has no handler for either type and says so for each, in the order
+    // it read them.
+    wait_for("both answers", 5_000, || errors.len() == 2).await;
+    let order: Vec<String> = errors
+        .all(0)
+        .iter()
+        .map(|e| get(e, "message").as_string().unwrap())
+        .collect();
+    assert!(
+        order[0].contains(&first) && order[1].contains(&second),
+        "the frame being serialized went out first: {order:?}"
+    );
+    assert_eq!(get(&client.stats(), "sent"), sent + 2.0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
 async fn a_close_frame_on_a_connection_the_server_keeps_open_stops_sends_at_once() {
     let run = run_id();
     let kind = format!("lingered.{run}");
