@@ -112,17 +112,31 @@ fn a_request_that_times_out_while_buffered_is_never_sent() {
     let mut h = Harness::new(ClientConfig::default());
     h.client.connect(0);
     let socket = Harness::opened_socket(&h.drain()).unwrap();
+    h.client.send("chat", Some(json!(1)), 0).unwrap();
     h.client.request("late", None, Some(100), 0);
-    assert_eq!(h.client.stats().queued, 1);
+    h.client.send("chat", Some(json!(2)), 0).unwrap();
+    assert_eq!(h.client.stats().queued, 3);
     let out = h.advance(100);
     assert_eq!(resolution(&out)[0].as_ref().unwrap_err().code, "timeout");
     assert_eq!(
         h.client.stats().queued,
-        0,
-        "the timed-out frame left the buffer"
+        2,
+        "the timed-out frame left the buffer, the others stayed"
     );
     let out = h.accept(socket, "e1", "s1");
-    assert!(Harness::sent(&out).iter().all(|f| f.kind != "late"));
+    let sent: Vec<_> = Harness::sent(&out)
+        .iter()
+        .filter(|f| f.kind != "hello")
+        .map(|f| (f.kind.clone(), f.data.clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("chat".to_owned(), Some(json!(1))),
+            ("chat".to_owned(), Some(json!(2)))
+        ],
+        "the others went out in order, the timed-out one never"
+    );
 }
 
 #[test]
