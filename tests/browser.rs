@@ -655,23 +655,35 @@ async fn unauthorized_with_a_provider_that_has_nothing_new_stops() {
     assert_eq!(client.state(), "closed");
 }
 
+/// A JS value made by `body` (a function body that returns it).
+fn js(body: &str) -> JsValue {
+    Function::new_no_args(body).call0(&JsValue::NULL).unwrap()
+}
+
 #[wasm_bindgen_test]
-async fn a_send_made_while_a_frame_is_serialized_goes_out_after_that_frame() {
+async fn data_is_serialized_when_it_is_sent_not_when_it_is_written() {
     let run = run_id();
-    let (first, second) = (format!("first.{run}"), format!("second.{run}"));
-    let client = client(&format!(r#"{{"token":"reenter-{run}"}}"#));
+    let client = client(&format!(r#"{{"token":"snapshot-{run}"}}"#));
     let errors = Recorder::on(&client, "error");
+    // Buffered before any connection, changed afterwards: what goes out is what it
+    // was when it was given, and its `toJSON` ran once, then.
+    let data = js("return { n: 1, calls: 0, toJSON() { this.calls++; return { n: this.n }; } };");
+    let echoed = client.request("echo", data.clone(), &JsValue::UNDEFINED);
+    Reflect::set(&data, &"n".into(), &2.into()).unwrap();
+    assert_eq!(get(&data, "calls"), 1);
     ok(client.connect()).await;
-    // Data whose `toJSON` sends another frame while the SDK serializes it.
-    let data = js_sys::Object::new();
-    Reflect::set(&data, &"client".into(), &client).unwrap();
-    Reflect::set(&data, &"next".into(), &second.as_str().into()).unwrap();
-    let to_json = Function::new_no_args("this.client.send(this.next, null); return 1;");
-    Reflect::set(&data, &"toJSON".into(), &to_json).unwrap();
+    assert_eq!(JSON::stringify(&ok(echoed).await).unwrap(), r#"{"n":1}"#);
+    assert_eq!(get(&data, "calls"), 1, "not serialized again when written");
+
+    // A `toJSON` that sends: its send returns first, so its frame goes out first,
+    // and each frame goes out once.
+    let (outer, inner) = (format!("outer.{run}"), format!("inner.{run}"));
     let sent = get(&client.stats(), "sent").as_f64().unwrap();
-    assert_eq!(client.send(&first, data.into()).unwrap(), "sent");
-    // The server has no handler for either type and says so for each, in the order
-    // it read them.
+    let data = js("return { toJSON() { this.client.send(this.next, null); return 1; } };");
+    Reflect::set(&data, &"client".into(), &client).unwrap();
+    Reflect::set(&data, &"next".into(), &inner.as_str().into()).unwrap();
+    assert_eq!(client.send(&outer, data).unwrap(), "sent");
+    // The server has no handler for either type and says so for each, as it read them.
     wait_for("both answers", 5_000, || errors.len() == 2).await;
     let order: Vec<String> = errors
         .all(0)
@@ -679,10 +691,44 @@ async fn a_send_made_while_a_frame_is_serialized_goes_out_after_that_frame() {
         .map(|e| get(e, "message").as_string().unwrap())
         .collect();
     assert!(
-        order[0].contains(&first) && order[1].contains(&second),
-        "the frame being serialized went out first: {order:?}"
+        order[0].contains(&inner) && order[1].contains(&outer),
+        "in the order their sends returned: {order:?}"
     );
     assert_eq!(get(&client.stats(), "sent"), sent + 2.0);
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn data_that_cannot_be_written_as_json_is_refused_at_once() {
+    let client = client(&user("unwritable"));
+    ok(client.connect()).await;
+    ok(client.join("unwritable")).await;
+    let counts = |c: &Client| (get(&c.stats(), "sent"), get(&c.stats(), "queued"));
+    let before = counts(&client);
+    let big = js("return { n: 1n };");
+    let error = client
+        .send("chat", big.clone())
+        .expect_err("a BigInt is refused");
+    assert_eq!(get(&error, "code"), "bad_frame");
+    assert!(
+        get(&error, "message").as_string().unwrap().contains("JSON"),
+        "the message says why"
+    );
+    let cycle = js("const o = {}; o.self = o; return o;");
+    assert_eq!(
+        err_code(client.request("echo", cycle, &JsValue::UNDEFINED)).await,
+        "bad_frame"
+    );
+    assert_eq!(
+        err_code(client.publish("unwritable", big, None)).await,
+        "bad_frame"
+    );
+    // Nothing was sent or buffered for them, and the connection is fine.
+    assert_eq!(counts(&client), before);
+    assert_eq!(
+        ok(client.request("echo", json("3"), &JsValue::UNDEFINED)).await,
+        3
+    );
     client.close();
 }
 

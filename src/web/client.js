@@ -179,7 +179,12 @@ function call(c, op, target, data, key, timeout, start) {
     return p;
   }
   const [n, p] = promise(c);
-  c.pending.set(start(c.core, now()), n);
+  try {
+    c.pending.set(start(c.core, now()), n);
+  } catch (e) {
+    // Data that cannot be written as JSON (`bad_frame`): nothing was started.
+    c.host.settle(n, false, e);
+  }
   pump(c);
   return p;
 }

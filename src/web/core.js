@@ -4,7 +4,7 @@
 // back as plain objects (`poll`).
 import { w, str, put, done, take_resumed, whole } from "./wasm.js";
 import * as wasm from "./wasm.js";
-import { fail } from "./host.js";
+import { Json, fail, json } from "./host.js";
 
 export const STATES = ["idle", "connecting", "handshaking", "open", "reconnecting", "closed"];
 
@@ -50,21 +50,36 @@ export class Machine {
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }
+  // A payload is serialized first, before any string enters the table: a `toJSON`
+  // may call the client (and clear the table). Throws `bad_frame` if it cannot be.
   /** 0 sent, 1 queued, 2 queue full, 3 closed. */
-  send(type, data, now) { return done(w.core_call(this.p, 5, str(type), put(data), now)); }
-  request(type, data, timeout, now) { return done(w.core_call(this.p, 6, str(type), put(data), num(timeout), now)); }
+  send(type, data, now) {
+    const d = put(json(data));
+    return done(w.core_call(this.p, 5, str(type), d, now));
+  }
+  request(type, data, timeout, now) {
+    const d = put(json(data));
+    return done(w.core_call(this.p, 6, str(type), d, num(timeout), now));
+  }
   join(room, now) { return done(w.core_call(this.p, 7, 0, str(room), now)); }
   leave(room, now) { return done(w.core_call(this.p, 7, 1, str(room), now)); }
   publish(room, data, key, timeout, now) {
-    return done(w.core_call(this.p, 8, str(room), put(data), str(key), num(timeout), now));
+    const d = put(json(data));
+    return done(w.core_call(this.p, 8, str(room), d, str(key), num(timeout), now));
   }
   /** The frame of the last `send` output was not written. */
   refused(now) { w.core_call(this.p, 0, 5, now); }
-  /** An entry read back from the durable outbox (`{sid, frame, writtenAt}`). */
+  /** An entry read back from the durable outbox (`{sid, frame, writtenAt}`); one that is not one is skipped. */
   entry(e) {
     const f = e?.frame;
     if (typeof e?.sid === "number" && typeof f?.type === "string") {
-      done(w.core_call(this.p, 9, e.sid, str(f.type), str(f.room), str(f.key), put(f.data), num(e.writtenAt)));
+      let d;
+      try {
+        d = put(json(f.data));
+      } catch {
+        return;
+      }
+      done(w.core_call(this.p, 9, e.sid, str(f.type), str(f.room), str(f.key), d, num(e.writtenAt)));
     }
   }
   restore(usable, now) { w.core_call(this.p, 10, +usable, now); }
@@ -111,7 +126,12 @@ function output(r) {
     case 5: return { out: "resolve", request: r.a, ok: true, value: { seq: r.b, key: r.t, duplicate: !!r.c } };
     case 6: return { out: "resolve", request: r.a, ok: true, value: r.data };
     case 7: return { out: "resolve", request: r.a, ok: false, value: fail(r.s, r.t) };
-    case 8: return { out: "put", entry: { sid: r.a, frame: frame(r), writtenAt: r.b < 0 ? undefined : r.b } };
+    case 8: {
+      // Stored as given (the store clones values, not `Json`s).
+      const f = frame(r);
+      if (f.data instanceof Json) f.data = f.data.v;
+      return { out: "put", entry: { sid: r.a, frame: f, writtenAt: r.b < 0 ? undefined : r.b } };
+    }
     case 9: return { out: "remove", sid: r.a };
   }
   return { out: "event", event: event(r) };

@@ -94,9 +94,6 @@ export function on_frame(c, v, room, name, time, closing) {
  * runs between outputs: it may call back into the client.
  */
 export function pump(c) {
-  // A frame being serialized ran user code (a `toJSON`, a getter) that called the
-  // client: the loop below carries out what that call decided, after this frame.
-  if (c.writing) return;
   // `c.core` is null once a listener called `free()`: nothing more is carried out.
   for (let o; c.core && (o = c.core.poll()); ) {
     const s = c.socket;
@@ -121,14 +118,10 @@ export function pump(c) {
         }
         break;
       case "send": {
-        // No output is polled while it serializes: the core's refusal below is of
-        // this frame, and a send its `toJSON` makes goes out after it, not before.
-        // (`text` never throws.)
-        c.writing = true;
-        const t = text(o.frame);
-        c.writing = false;
+        // Its payload was serialized when it was given (host.js `json`): no user code
+        // runs between this output and the core's refusal of it below.
         // Not open any more: the core takes the frame back for the next connection.
-        if (s?.id === o.socket && t !== undefined && !s.sock.send(t)) c.core?.refused(now());
+        if (s?.id === o.socket && !s.sock.send(text(o.frame))) c.core.refused(now());
         break;
       }
       case "token":

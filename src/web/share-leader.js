@@ -109,9 +109,16 @@ export function on_call(c, tab, m) {
   if (r === -2) L.deferred.push([tab, m]);
   else if (r === -3) {
     const t = now(), timeout = whole(m.timeoutMs);
-    const request = op === 2 ? c.core.leave(room, t)
-      : op === 3 ? c.core.publish(room, m.data, m.key, timeout, t)
-      : c.core.request(m.type, m.data, timeout, t);
+    let request;
+    try {
+      request = op === 2 ? c.core.leave(room, t)
+        : op === 3 ? c.core.publish(room, m.data, m.key, timeout, t)
+        : c.core.request(m.type, m.data, timeout, t);
+    } catch (e) {
+      // Its data cannot be written as JSON here (`bad_frame`; its tab checked a value
+      // the channel's clone changed): answered, not thrown in the channel's handler.
+      return answer(c, tab, id, false, e);
+    }
     done(w.share_call(s.p, 10, str(tab), id, request));
   } else if (r === -4) join_on_server(c, room);
   else if (r === -5) answer(c, tab, id, true, { room });
@@ -119,8 +126,15 @@ export function on_call(c, tab, m) {
   else if (r >= 0) answer(c, tab, id, true, { room, seq: r });
 }
 
-/** `send` of a follower: sent (or queued) as this tab's own. */
-export const on_send = (c, m) => c.core.send(m.type, m.data, now());
+/**
+ * `send` of a follower: sent (or queued) as this tab's own; dropped if its data
+ * cannot be written as JSON here (its tab checked it before the channel's clone).
+ */
+export function on_send(c, m) {
+  try {
+    c.core.send(m.type, m.data, now());
+  } catch {}
+}
 
 /** Answers call `id` of `tab`: this tab's own directly, another's over the channel. */
 function answer(c, tab, id, ok, v) {

@@ -7,7 +7,7 @@
 // gets what, what a new leader resumes, calls at a handover) are the wasm's
 // (src/abi/share.rs); these modules move messages.
 import { w, str, done, whole } from "./wasm.js";
-import { Tabs, can_share, random_id, fail } from "./host.js";
+import { Tabs, can_share, random_id, fail, json } from "./host.js";
 import { emit, now, pump, promise } from "./pump.js";
 import { sent } from "./core.js";
 import { on_attach, on_call, on_gone, on_send, become_leader, try_resume } from "./share-leader.js";
@@ -203,6 +203,13 @@ export function call(c, op, target, data, key, timeout) {
   const [n, p] = promise(c);
   const s = c.share;
   if (!s) return p;
+  // Data that cannot be written as JSON is refused here, whichever tab would send it.
+  try {
+    json(data);
+  } catch (e) {
+    c.host.settle(n, false, e);
+    return p;
+  }
   timeout ??= c.core.requestTimeoutMs();
   const id = s.next++, o = OPS.indexOf(op);
   s.sent++;
@@ -238,6 +245,7 @@ export function send(c, type, data) {
     s.sent++;
     return r;
   }
+  json(data); // throws `bad_frame` here, not in the leader
   const m = msg(s, "send", { type });
   if (data !== undefined) m.data = data;
   if (s.leader !== undefined) {

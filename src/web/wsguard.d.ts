@@ -109,7 +109,7 @@ export interface Client {
      * sent again with that key after the next welcome, so the server publishes it once. Rejects with
      * `code` `"timeout"` (`timeoutMs`, default `requestTimeoutMs`, retries included: it may have been
      * published, never twice), `"closed"`, `"queue_full"`, `"bad_frame"` (a key that is not 1–128
-     * characters), `"expired"` (unacknowledged and a retry would come after the server's
+     * characters, or data that cannot be written as JSON), `"expired"` (unacknowledged and a retry would come after the server's
      * `dedupe_ttl_ms`: maybe published, never re-sent) or a server error code.
      */
     publish(room: string, data: unknown, options?: PublishOptions): Promise<PublishAck>;
@@ -156,12 +156,15 @@ export class Client {
     constructor(url: string, options: ClientOptions);
     /**
      * Sends a request; resolves with the reply's `data`. Rejects with `code`
-     * `"timeout"`, `"disconnected"`, `"closed"`, `"queue_full"` or a server error code.
+     * `"timeout"`, `"disconnected"`, `"closed"`, `"queue_full"`, `"bad_frame"` (data
+     * that cannot be written as JSON) or a server error code.
      */
     request(type: string, data: unknown, options: RequestOptions | undefined): Promise<unknown>;
     /**
      * Sends an application frame: `"sent"`, or `"queued"` until the next welcome.
-     * Throws an `Error` with `code` `"queue_full"` or `"closed"`.
+     * `data` is serialized now (`JSON.stringify`): what goes out is what it was at this
+     * call. Throws an `Error` with `code` `"queue_full"`, `"closed"` or `"bad_frame"`
+     * (data that cannot be written as JSON: a BigInt, a cycle).
      */
     send(type: string, data: unknown): "sent" | "queued";
     /**

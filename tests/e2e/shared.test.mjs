@@ -345,6 +345,22 @@ for (const engine of engines) {
           assert.deepEqual(errors, [], `${tab.name}: B's failure is B's`);
         }
         assert.deepEqual(await seen(b), ["b:b1", "c:c1", "c:c2"], "B never got A's message in a");
+        // Data that cannot be written as JSON (a BigInt) is refused in the tab that gave
+        // it, follower or leader: `send` throws, a call rejects, nothing is relayed or sent.
+        for (const tab of [b, leader]) {
+          const refused = await tabs.eval(tab, async () => {
+            const c = window.t.client;
+            let thrown;
+            try {
+              c.send("chat", { n: 1n });
+            } catch (e) {
+              thrown = e.code;
+            }
+            const rejected = await c.request("echo", { n: 1n }).then(() => "resolved", (e) => e.code);
+            return [thrown, rejected];
+          });
+          assert.deepEqual(refused, ["bad_frame", "bad_frame"], `${tab.name}: ${JSON.stringify(refused)}`);
+        }
         const s2 = await stats();
         assert.equal(s2.B.sent - s1.B.sent, 2, "B's two requests");
         assert.equal(s2.A.sent - s1.A.sent, 0);
