@@ -320,9 +320,11 @@ impl Core {
     /// A received frame: `kind` 0 is a room message; `room` the room's number on this
     /// socket (0: none or not numbered) and `name` its name when it crosses (first
     /// frame of a numbered room, or not numbered); `closing`: the socket was no
-    /// longer open when the frame was read. Returns, as bits: 1 the frame's
-    /// `message` (or push) event was its first output, taken here: JS emits it with
-    /// the object it parsed, without a poll; 2 outputs wait for [`Core::poll`].
+    /// longer open when the frame was read. Returns, as bits: 1 JS emits the frame's
+    /// `message` (or push) event with the object it parsed, without a poll (a room
+    /// message on an open socket that is new, decided without a frame built; else
+    /// the event was the frame's first output, taken here); 2 outputs wait for
+    /// [`Core::poll`].
     #[allow(clippy::too_many_arguments)]
     fn frame(
         &mut self,
@@ -341,18 +343,24 @@ impl Core {
         if numbered.0 != socket.0 as u32 {
             *numbered = (socket.0 as u32, Vec::new());
         }
-        let room = match (room, take(name)) {
-            (0, name) => name,
-            (_, Some(name)) => {
-                numbered.1.push(name.clone());
-                Some(name)
-            }
-            (n, None) => numbered.1.get(n as usize - 1).cloned(),
+        let mut named = take(name);
+        if room != 0 {
+            numbered.1.extend(named.take());
+        }
+        let room = match room {
+            0 => named.as_deref(),
+            n => numbered.1.get(n as usize - 1).map(String::as_str),
         };
+        if kind == 0 && !closing {
+            // A room message on an open socket, the dispatch path: decided on its room
+            // and seq alone (no frame built, nothing allocated); its event is JS's.
+            let fresh = self.machine.on_message(socket, room, whole(seq), now);
+            return u32::from(fresh) | self.waiting();
+        }
         let mut f =
             Frame::new(take(kind).unwrap_or_else(|| wsguard_protocol::kind::MESSAGE.to_owned()));
         f.id = take(id);
-        f.room = room;
+        f.room = room.map(str::to_owned);
         f.seq = whole(seq);
         f.data = H::from_js(data);
         if closing {
@@ -369,7 +377,16 @@ impl Core {
         if taken {
             m.poll_output();
         }
-        u32::from(taken) | if m.peek_output().is_some() { 2 } else { 0 }
+        u32::from(taken) | self.waiting()
+    }
+
+    /// 2 if outputs wait for [`Core::poll`], else 0 (a bit of [`Core::frame`]'s result).
+    fn waiting(&self) -> u32 {
+        if self.machine.peek_output().is_some() {
+            2
+        } else {
+            0
+        }
     }
 
     /// 0 sent, 1 queued, 2 refused: the buffer is full, 3 refused: closed.

@@ -78,7 +78,12 @@ export function on_frame(c, v, room, name, time, closing) {
   c.fed = v;
   try {
     const r = c.core.frame(s.id, v, message ? undefined : v.type, room, name, at(time), closing);
-    if (r & 1) event(c, { kind: message ? "message" : "push", frame: v });
+    if (r & 1) {
+      if (share.leads(c)) share.on_core_event(c, { kind: message ? "message" : "push", frame: v });
+      // What `dispatch` does with the event, without building it.
+      else if (message) emit(c, "message", v);
+      else emit(c, v.type, v.data, v);
+    }
     // A frame whose one output was its event moved no deadline earlier (it was
     // heard: the heartbeat's silence deadline moves later) and no counter the
     // leader posts: nothing to re-arm or post.

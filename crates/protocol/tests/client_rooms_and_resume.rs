@@ -41,6 +41,78 @@ fn duplicates_and_old_seqs_are_dropped() {
     assert_eq!(messages(&mut h), [6, 7, 8]);
 }
 
+/// `on_message` (the SDK's dispatch path: no frame built) decides as `on_frame` does
+/// for a `message` frame: the same deliveries, the same counts, the same heartbeat.
+#[test]
+fn on_message_decides_as_on_frame_does() {
+    // (room, seq) in order, some before the welcome, some on a stale socket.
+    let script: [(Option<&str>, Option<u64>); 10] = [
+        (Some("r"), Some(6)),
+        (Some("r"), Some(6)),
+        (Some("r"), Some(5)),
+        (Some("s"), Some(1)),
+        (Some("r"), Some(7)),
+        (None, None),
+        (Some("r"), None),
+        (Some("s"), Some(1)),
+        (Some("r"), Some(3)),
+        (Some("r"), Some(8)),
+    ];
+    let run = |direct: bool| {
+        let mut h = Harness::new(ClientConfig::default());
+        h.client.connect(h.now);
+        let socket = Harness::opened_socket(&h.drain()).unwrap();
+        h.client.on_socket_open(socket, h.now);
+        h.drain();
+        let mut delivered = Vec::new();
+        let mut feed =
+            |h: &mut Harness, socket: SocketId, (room, seq): (Option<&str>, Option<u64>)| {
+                h.now += 1_000;
+                if direct {
+                    if h.client.on_message(socket, room, seq, h.now) {
+                        delivered.push((room.map(str::to_owned), seq));
+                    }
+                } else {
+                    let mut frame = json!({"type": "message"});
+                    if let Some(room) = room {
+                        frame["room"] = json!(room);
+                    }
+                    if let Some(seq) = seq {
+                        frame["seq"] = json!(seq);
+                    }
+                    h.frame(socket, frame);
+                }
+                for e in Harness::events(&h.drain()) {
+                    if let Event::Message(f) = e {
+                        delivered.push((f.room, f.seq));
+                    }
+                }
+            };
+        // Before the welcome: not delivered.
+        feed(&mut h, socket, script[0]);
+        h.accept(socket, "e1", "s1");
+        joined(&mut h, socket, "r", 5);
+        for step in &script[1..] {
+            feed(&mut h, socket, *step);
+        }
+        // Another socket's message: not this connection's.
+        feed(&mut h, SocketId(socket.0 + 1), (Some("r"), Some(9)));
+        (
+            delivered,
+            h.client.stats().received,
+            h.client.poll_timeout(),
+        )
+    };
+    let (by_frame, by_message) = (run(false), run(true));
+    assert_eq!(by_frame, by_message);
+    let seqs: Vec<_> = by_frame.0.iter().map(|(_, seq)| *seq).collect();
+    assert_eq!(
+        seqs,
+        [Some(6), Some(1), Some(7), None, None, Some(8)],
+        "new seqs, and messages without a seq, delivered once each"
+    );
+}
+
 #[test]
 fn resume_sends_rooms_and_last_seqs_in_hello() {
     let mut h = Harness::new(ClientConfig::default());

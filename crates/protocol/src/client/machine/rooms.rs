@@ -62,17 +62,6 @@ impl<D: Payload> Client<D> {
         }
     }
 
-    pub(super) fn on_room_message(&mut self, frame: Frame<D>) {
-        if let (Some(room), Some(seq)) = (&frame.room, frame.seq) {
-            let last = self.last_seq.get_or_insert(room, 0);
-            if seq <= *last {
-                return; // a duplicate (or replay of something already seen)
-            }
-            *last = seq;
-        }
-        self.event(Event::Message(frame));
-    }
-
     pub(super) fn on_resumed(&mut self, frame: &Frame<D>) {
         let Some(resumed) = frame.data.as_ref().and_then(Payload::to_resumed) else {
             return;
