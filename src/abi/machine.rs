@@ -351,9 +351,10 @@ impl Core {
             0 => named.as_deref(),
             n => numbered.1.get(n as usize - 1).map(String::as_str),
         };
-        if kind == 0 && !closing {
+        if kind == 0 && !closing && self.machine.peek_output().is_none() {
             // A room message on an open socket, the dispatch path: decided on its room
-            // and seq alone (no frame built, nothing allocated); its event is JS's.
+            // and seq alone (no frame built, nothing allocated); its event is JS's,
+            // emitted at once (nothing waits to go before it).
             let fresh = self.machine.on_message(socket, room, whole(seq), now);
             return u32::from(fresh) | self.waiting();
         }

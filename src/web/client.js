@@ -1,6 +1,6 @@
 // The `Client` class JavaScript sees. Each method feeds one input to the core
 // (src/abi/machine.rs, in the wasm), then carries out its outputs (pump.js).
-import { Host, OutboxStore, fail, live_listeners } from "./host.js";
+import { Host, OutboxStore, fail, json, live_listeners } from "./host.js";
 import { Machine, ms, sent } from "./core.js";
 import { feed, notice_closing, now, on_frame, on_host, promise, pump } from "./pump.js";
 import * as share from "./share.js";
@@ -98,20 +98,22 @@ export class Client {
 
   /** Sends an application frame: `"sent"`, or `"queued"` until the next welcome. */
   send(type, data) {
+    // Serialized first: `bad_frame` is thrown before anything changes.
+    const d = json(data);
     if (this.share) {
       try {
-        return share.send(this, type, data);
+        return share.send(this, type, d);
       } finally {
         pump(this);
       }
     }
-    return sent(feed(this, (m, t) => m.send(type, data, t)));
+    return sent(feed(this, (m, t) => m.send(type, d, t)));
   }
 
   /** Sends a request; resolves with the reply's `data`. */
   request(type, data, options) {
     const timeout = ms(options?.timeoutMs);
-    return call(this, "request", type, data, undefined, timeout, (m, t) => m.request(type, data, timeout, t));
+    return call(this, "request", type, data, undefined, timeout, (m, t, d) => m.request(type, d, timeout, t));
   }
 
   /** Joins a room; resolves `{ room, seq }`. Rooms are re-joined after every reconnect. */
@@ -128,7 +130,7 @@ export class Client {
   publish(room, data, options) {
     const key = typeof options?.key === "string" ? options.key : undefined;
     const timeout = ms(options?.timeoutMs);
-    return call(this, "publish", room, data, key, timeout, (m, t) => m.publish(room, data, key, timeout, t));
+    return call(this, "publish", room, data, key, timeout, (m, t, d) => m.publish(room, d, key, timeout, t));
   }
 
   /** Drops the socket abruptly, as a network failure would (close 1006): it reconnects and resumes. */
@@ -172,19 +174,22 @@ function welcome(c) {
 
 /** A call: relayed in a share group, else started in the core and its promise kept until it ends. */
 function call(c, op, target, data, key, timeout, start) {
+  // Serialized first: data that cannot be written as JSON rejects `bad_frame` before
+  // anything changes.
+  let d;
+  try {
+    d = json(data);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   notice_closing(c);
   if (c.share) {
-    const p = share.call(c, op, target, data, key, timeout);
+    const p = share.call(c, op, target, d, key, timeout);
     pump(c);
     return p;
   }
   const [n, p] = promise(c);
-  try {
-    c.pending.set(start(c.core, now()), n);
-  } catch (e) {
-    // Data that cannot be written as JSON (`bad_frame`): nothing was started.
-    c.host.settle(n, false, e);
-  }
+  c.pending.set(start(c.core, now(), d), n);
   pump(c);
   return p;
 }

@@ -50,8 +50,9 @@ export class Machine {
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }
-  // A payload is serialized first, before any string enters the table: a `toJSON`
-  // may call the client (and clear the table). Throws `bad_frame` if it cannot be.
+  // A payload comes serialized (`Json`: the client serializes it before anything
+  // else, so no user code runs here); one that does not is serialized first, before
+  // any string enters the table. Throws `bad_frame` if it cannot be.
   /** 0 sent, 1 queued, 2 queue full, 3 closed. */
   send(type, data, now) {
     const d = put(json(data));
@@ -127,9 +128,9 @@ function output(r) {
     case 6: return { out: "resolve", request: r.a, ok: true, value: r.data };
     case 7: return { out: "resolve", request: r.a, ok: false, value: fail(r.s, r.t) };
     case 8: {
-      // Stored as given (the store clones values, not `Json`s).
+      // Stored as it was serialized (the store clones values, not `Json`s).
       const f = frame(r);
-      if (f.data instanceof Json) f.data = f.data.v;
+      if (f.data instanceof Json) f.data = JSON.parse(f.data.s);
       return { out: "put", entry: { sid: r.a, frame: f, writtenAt: r.b < 0 ? undefined : r.b } };
     }
     case 9: return { out: "remove", sid: r.a };

@@ -130,28 +130,39 @@ export function fail(code, message) {
   return err;
 }
 
-/** A payload as given (`v`) and as JSON (`s`), serialized once, when it was given. */
+/** A payload serialized once, when it was given: its JSON text `s`. */
 export class Json {
-  constructor(v, s) {
-    this.v = v;
+  constructor(s) {
     this.s = s;
   }
 }
 
 /**
  * `v` serialized now (undefined stays undefined, and so does what JSON leaves out: a
- * function). Throws `bad_frame` if it cannot be (a BigInt, a cycle, a `toJSON` that
- * throws): the caller learns at once, nothing is queued.
+ * function; a `Json` is already). Throws `bad_frame` if it cannot be (a BigInt, a
+ * cycle, a `toJSON` that throws): the caller learns at once, nothing is queued.
  */
 export function json(v) {
-  if (v === undefined) return;
+  if (v === undefined || v instanceof Json) return v;
   let s;
   try {
     s = JSON.stringify(v);
   } catch (e) {
-    throw fail("bad_frame", "the data cannot be written as JSON: " + e.message);
+    throw fail("bad_frame", "the data cannot be written as JSON: " + (e?.message ?? e));
   }
-  if (s !== undefined) return new Json(v, s);
+  if (s !== undefined) return new Json(s);
+}
+
+/** The payload another tab relayed as JSON text (`bad_frame` if it is not). */
+export function relayed(s) {
+  if (s === undefined) return;
+  if (typeof s === "string") {
+    try {
+      JSON.parse(s);
+      return new Json(s);
+    } catch {}
+  }
+  throw fail("bad_frame", "a relayed payload that is not JSON");
 }
 
 /** A frame for the wire: its payload spliced in as it was serialized (no user code runs). */

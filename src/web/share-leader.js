@@ -2,7 +2,7 @@
 // calls (this one's own too) become the connection's requests, their rooms are
 // shared, the connection's events are posted to every tab and applied to this one,
 // and a new leader resumes what the tabs had. The wasm decides (src/abi/share.rs).
-import { fail } from "./host.js";
+import { fail, relayed } from "./host.js";
 import { w, str, done, whole } from "./wasm.js";
 import { dispatch, emit, now } from "./pump.js";
 import {
@@ -112,11 +112,11 @@ export function on_call(c, tab, m) {
     let request;
     try {
       request = op === 2 ? c.core.leave(room, t)
-        : op === 3 ? c.core.publish(room, m.data, m.key, timeout, t)
-        : c.core.request(m.type, m.data, timeout, t);
+        : op === 3 ? c.core.publish(room, relayed(m.json), m.key, timeout, t)
+        : c.core.request(m.type, relayed(m.json), timeout, t);
     } catch (e) {
-      // Its data cannot be written as JSON here (`bad_frame`; its tab checked a value
-      // the channel's clone changed): answered, not thrown in the channel's handler.
+      // A payload that is not JSON text (`bad_frame`): answered, not thrown in the
+      // channel's handler.
       return answer(c, tab, id, false, e);
     }
     done(w.share_call(s.p, 10, str(tab), id, request));
@@ -127,12 +127,12 @@ export function on_call(c, tab, m) {
 }
 
 /**
- * `send` of a follower: sent (or queued) as this tab's own; dropped if its data
- * cannot be written as JSON here (its tab checked it before the channel's clone).
+ * `send` of a follower: sent (or queued) as this tab's own, its payload as the
+ * follower serialized it; dropped if that is not JSON text.
  */
 export function on_send(c, m) {
   try {
-    c.core.send(m.type, m.data, now());
+    c.core.send(m.type, relayed(m.json), now());
   } catch {}
 }
 

@@ -7,7 +7,7 @@
 // gets what, what a new leader resumes, calls at a handover) are the wasm's
 // (src/abi/share.rs); these modules move messages.
 import { w, str, done, whole } from "./wasm.js";
-import { Tabs, can_share, random_id, fail, json } from "./host.js";
+import { Tabs, can_share, random_id, fail } from "./host.js";
 import { emit, now, pump, promise } from "./pump.js";
 import { sent } from "./core.js";
 import { on_attach, on_call, on_gone, on_send, become_leader, try_resume } from "./share-leader.js";
@@ -22,7 +22,7 @@ export { on_core_event, answered_by_core } from "./share-leader.js";
 // announced, and `L` while it leads.
 
 /** The relay protocol's version, in every message. */
-const V = 1;
+const V = 2;
 /** A call's `op`, numbered for the wasm. */
 export const OPS = ["request", "join", "leave", "publish"];
 
@@ -203,13 +203,6 @@ export function call(c, op, target, data, key, timeout) {
   const [n, p] = promise(c);
   const s = c.share;
   if (!s) return p;
-  // Data that cannot be written as JSON is refused here, whichever tab would send it.
-  try {
-    json(data);
-  } catch (e) {
-    c.host.settle(n, false, e);
-    return p;
-  }
   timeout ??= c.core.requestTimeoutMs();
   const id = s.next++, o = OPS.indexOf(op);
   s.sent++;
@@ -220,7 +213,8 @@ export function call(c, op, target, data, key, timeout) {
     // The key is chosen here, so every leader that sends it sends the same.
     if (o === 3) m.key = key ??= random_id();
   }
-  if (data !== undefined) m.data = data;
+  // The payload as this tab serialized it (`Json`): the tab that sends it splices it in.
+  if (data) m.json = data.s;
   m.timeoutMs = timeout;
   // A leave stops the room's messages here at once; a follower's call is relayed.
   done(w.share_call(s.p, 1, id, o, str(target), str(key)));
@@ -245,9 +239,8 @@ export function send(c, type, data) {
     s.sent++;
     return r;
   }
-  json(data); // throws `bad_frame` here, not in the leader
   const m = msg(s, "send", { type });
-  if (data !== undefined) m.data = data;
+  if (data) m.json = data.s;
   if (s.leader !== undefined) {
     if (!post_to(s, m, s.leader)) throw fail("bad_frame", "the data cannot be cloned to the leader tab");
   } else if (s.early.length >= c.core.queueLimit()) throw fail("queue_full", "the frame was not accepted");

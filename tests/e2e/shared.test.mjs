@@ -360,9 +360,13 @@ for (const engine of engines) {
             return [thrown, rejected];
           });
           assert.deepEqual(refused, ["bad_frame", "bad_frame"], `${tab.name}: ${JSON.stringify(refused)}`);
+          // A payload crosses to the leader as its tab serialized it: a `toJSON` (which
+          // no structured clone could carry) is honoured in every tab.
+          const echoed = await tabs.eval(tab, () => window.t.client.request("echo", { toJSON: () => ({ via: "toJSON" }) }));
+          assert.deepEqual(echoed, { via: "toJSON" }, `${tab.name}'s echo`);
         }
         const s2 = await stats();
-        assert.equal(s2.B.sent - s1.B.sent, 2, "B's two requests");
+        assert.equal(s2.B.sent - s1.B.sent, 3, "B's three requests: the echo, the unknown type, the echo of a toJSON");
         assert.equal(s2.A.sent - s1.A.sent, 0);
         assert.equal(s2.A.received - before.A.received, 3, "A: a1, c1, its own message");
         assert.equal(s2.B.received - before.B.received, 3, "B: b1, c1, c2");

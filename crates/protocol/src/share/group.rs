@@ -80,6 +80,6 @@ mod tests {
             group_key("a", "bc", ""),
             "parts are separated"
         );
-        assert_eq!(lock_name(&key), format!("wsguard/1/{key}"));
+        assert_eq!(lock_name(&key), format!("wsguard/2/{key}"));
     }
 }

@@ -43,7 +43,7 @@ pub use rooms::{JoinPlan, LeavePlan, RoomShares, TabRooms};
 pub use takeover::{LateRoom, Reported, ResumePlan, Takeover, GATHER_WINDOW_MS};
 
 /// Version of the tab-to-tab relay protocol.
-pub const RELAY_VERSION: u32 = 1;
+pub const RELAY_VERSION: u32 = 2;
 
 /// Rooms with a seq each (a tab's report, a resume plan): the client core's
 /// small map ([`RoomMap`]: a few rooms, and little code in the wasm).
