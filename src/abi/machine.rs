@@ -354,9 +354,9 @@ impl Core {
         if kind == 0 && !closing && self.machine.peek_output().is_none() {
             // A room message on an open socket, the dispatch path: decided on its room
             // and seq alone (no frame built, nothing allocated); its event is JS's,
-            // emitted at once (nothing waits to go before it).
-            let fresh = self.machine.on_message(socket, room, whole(seq), now);
-            return u32::from(fresh) | self.waiting();
+            // emitted at once (nothing waits to go before it, and `on_message` makes
+            // no output).
+            return u32::from(self.machine.on_message(socket, room, whole(seq), now));
         }
         let mut f =
             Frame::new(take(kind).unwrap_or_else(|| wsguard_protocol::kind::MESSAGE.to_owned()));
@@ -378,16 +378,7 @@ impl Core {
         if taken {
             m.poll_output();
         }
-        u32::from(taken) | self.waiting()
-    }
-
-    /// 2 if outputs wait for [`Core::poll`], else 0 (a bit of [`Core::frame`]'s result).
-    fn waiting(&self) -> u32 {
-        if self.machine.peek_output().is_some() {
-            2
-        } else {
-            0
-        }
+        u32::from(taken) | if m.peek_output().is_some() { 2 } else { 0 }
     }
 
     /// 0 sent, 1 queued, 2 refused: the buffer is full, 3 refused: closed.

@@ -50,27 +50,23 @@ export class Machine {
       kind === undefined ? 0 : put(v.data), now, closing,
     ));
   }
-  // A payload comes serialized (`Json`: the client serializes it before anything
-  // else, so no user code runs here); one that does not is serialized first, before
-  // any string enters the table. Throws `bad_frame` if it cannot be.
+  // `data`: the payload as `json` serialized it (a `Json`, or undefined): the client
+  // serializes before anything else, so no user code runs in these calls.
   /** 0 sent, 1 queued, 2 queue full, 3 closed. */
-  send(type, data, now) {
-    const d = put(json(data));
-    return done(w.core_call(this.p, 5, str(type), d, now));
-  }
-  request(type, data, timeout, now) {
-    const d = put(json(data));
-    return done(w.core_call(this.p, 6, str(type), d, num(timeout), now));
-  }
+  send(type, data, now) { return done(w.core_call(this.p, 5, str(type), put(data), now)); }
+  request(type, data, timeout, now) { return done(w.core_call(this.p, 6, str(type), put(data), num(timeout), now)); }
   join(room, now) { return done(w.core_call(this.p, 7, 0, str(room), now)); }
   leave(room, now) { return done(w.core_call(this.p, 7, 1, str(room), now)); }
   publish(room, data, key, timeout, now) {
-    const d = put(json(data));
-    return done(w.core_call(this.p, 8, str(room), d, str(key), num(timeout), now));
+    return done(w.core_call(this.p, 8, str(room), put(data), str(key), num(timeout), now));
   }
   /** The frame of the last `send` output was not written. */
   refused(now) { w.core_call(this.p, 0, 5, now); }
-  /** An entry read back from the durable outbox (`{sid, frame, writtenAt}`); one that is not one is skipped. */
+  /**
+   * An entry read back from the durable outbox (`{sid, frame, writtenAt}`), its
+   * payload serialized here (before any string enters the table); one that is not an
+   * entry, or whose payload cannot be serialized, is skipped.
+   */
   entry(e) {
     const f = e?.frame;
     if (typeof e?.sid === "number" && typeof f?.type === "string") {

@@ -139,11 +139,11 @@ export class Json {
 
 /**
  * `v` serialized now (undefined stays undefined, and so does what JSON leaves out: a
- * function; a `Json` is already). Throws `bad_frame` if it cannot be (a BigInt, a
- * cycle, a `toJSON` that throws): the caller learns at once, nothing is queued.
+ * function). Throws `bad_frame` if it cannot be (a BigInt, a cycle, a `toJSON` that
+ * throws): the caller learns at once, nothing is queued.
  */
 export function json(v) {
-  if (v === undefined || v instanceof Json) return v;
+  if (v === undefined) return;
   let s;
   try {
     s = JSON.stringify(v);

@@ -103,22 +103,23 @@ export function on_gone(c, tab) {
 export function on_call(c, tab, m) {
   const s = c.share, L = s?.L, id = m.id;
   if (!L || typeof id !== "number") return;
+  // A payload that is not JSON text is answered `bad_frame`, not thrown in the
+  // channel's handler.
+  let data;
+  try {
+    data = relayed(m.json);
+  } catch (e) {
+    return answer(c, tab, id, false, e);
+  }
   // An op this version does not know is answered `bad_frame` (as 4: -1 would cast to 0, a request).
   const op = OPS.includes(m.op) ? OPS.indexOf(m.op) : OPS.length, room = txt(m.room);
   const r = done(w.share_call(s.p, 9, str(tab), id, op, str(room)));
   if (r === -2) L.deferred.push([tab, m]);
   else if (r === -3) {
     const t = now(), timeout = whole(m.timeoutMs);
-    let request;
-    try {
-      request = op === 2 ? c.core.leave(room, t)
-        : op === 3 ? c.core.publish(room, relayed(m.json), m.key, timeout, t)
-        : c.core.request(m.type, relayed(m.json), timeout, t);
-    } catch (e) {
-      // A payload that is not JSON text (`bad_frame`): answered, not thrown in the
-      // channel's handler.
-      return answer(c, tab, id, false, e);
-    }
+    const request = op === 2 ? c.core.leave(room, t)
+      : op === 3 ? c.core.publish(room, data, m.key, timeout, t)
+      : c.core.request(m.type, data, timeout, t);
     done(w.share_call(s.p, 10, str(tab), id, request));
   } else if (r === -4) join_on_server(c, room);
   else if (r === -5) answer(c, tab, id, true, { room });

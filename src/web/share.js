@@ -221,7 +221,7 @@ export function call(c, op, target, data, key, timeout) {
   s.calls.push({ id, m, join: o === 1 ? target : undefined, at: now() + timeout, n });
   if (s.role === 2) on_call(c, s.me, m);
   else if (s.leader !== undefined && !post_to(s, m, s.leader)) {
-    settle(c, id, false, fail("bad_frame", "the data cannot be cloned to the leader tab"));
+    settle(c, id, false, fail("bad_frame", "the call cannot be posted to the leader tab"));
   }
   return p;
 }
@@ -242,7 +242,7 @@ export function send(c, type, data) {
   const m = msg(s, "send", { type });
   if (data) m.json = data.s;
   if (s.leader !== undefined) {
-    if (!post_to(s, m, s.leader)) throw fail("bad_frame", "the data cannot be cloned to the leader tab");
+    if (!post_to(s, m, s.leader)) throw fail("bad_frame", "the frame cannot be posted to the leader tab");
   } else if (s.early.length >= c.core.queueLimit()) throw fail("queue_full", "the frame was not accepted");
   else s.early.push(m);
   s.sent++;

@@ -47,7 +47,8 @@ impl<D: Payload> Client<D> {
     /// [`Event::Message`]; an I/O layer that parsed the frame itself may call this
     /// instead and deliver its own copy, with no [`Frame`] built (the SDK's dispatch
     /// path). The same decision either way: counted as received, the connection heard,
-    /// ignored before the welcome, a seq at or below the room's last one dropped.
+    /// ignored before the welcome, a seq at or below the room's last one dropped. It
+    /// makes no output.
     pub fn on_message(
         &mut self,
         socket: SocketId,
