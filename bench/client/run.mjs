@@ -14,6 +14,8 @@ const MESSAGES = 20000;
 const SYNTHETIC = 20000;
 const WARMUP = 3000;
 const THROTTLE = Number(process.env.THROTTLE || 8);
+// Drains of each loop per run, interleaved (below).
+const ROUNDS = Number(process.env.ROUNDS || 3);
 // ONLY=dispatch skips the restart and reconnect-heap measurements (for iterating on dispatch).
 const ONLY = process.env.ONLY || "";
 
@@ -81,29 +83,47 @@ for (let run = 1; run <= RUNS; run++) {
     await page.evaluate((n) => window.syntheticDispatch(n), WARMUP);
     await page.evaluate(() => window.done());
   }
-  // The order alternates between runs, so neither loop always goes first.
-  for (const mode of run % 2 ? ["raw", "sdk"] : ["sdk", "raw"]) {
-    const room = "bench"; // the load generator publishes to this room
-    await page.evaluate(([fn, u, r]) => window[fn](u, r), [`${mode}Subscribe`, url, room]);
-    await page.evaluate(() => window.gc());
-    await throttle.send("Debugger.enable");
-    const paused = new Promise((resolve) => throttle.once("Debugger.paused", resolve));
-    await throttle.send("Debugger.pause");
-    publish(url, room, MESSAGES);
-    await paused;
-    await throttle.send("Debugger.resume");
-    await throttle.send("Debugger.disable");
-    const { count, ms } = await page.evaluate((n) => window.waitReceived(n), MESSAGES);
-    rates[mode] = count / (ms / 1000);
-    // Then the same work without the network: frames dispatched on the open socket.
-    synthetic[mode] = await page.evaluate((n) => window.syntheticDispatch(n), SYNTHETIC);
-    await page.evaluate(() => window.done());
+  // ROUNDS rounds per run, each draining the backlog once through each loop, back to
+  // back, in an order that alternates between rounds and runs (so neither loop
+  // always goes first): the two loops of a pair see the same state of the machine
+  // (its other load, its CPU frequency, the browser's caches), which drifts over a
+  // run's minutes by more than the SDK's whole cost. A run's rate of a loop is its
+  // messages over its time across the rounds.
+  const drained = { raw: { count: 0, ms: 0 }, sdk: { count: 0, ms: 0 } };
+  const syntheticMs = { raw: 0, sdk: 0 };
+  const pairs = []; // each round's SDK ÷ raw rate, to show the spread inside a run
+  for (let round = 0; round < ROUNDS; round++) {
+    const rate = {};
+    for (const mode of (run + round) % 2 ? ["raw", "sdk"] : ["sdk", "raw"]) {
+      const room = "bench"; // the load generator publishes to this room
+      await page.evaluate(([fn, u, r]) => window[fn](u, r), [`${mode}Subscribe`, url, room]);
+      await page.evaluate(() => window.gc());
+      await throttle.send("Debugger.enable");
+      const paused = new Promise((resolve) => throttle.once("Debugger.paused", resolve));
+      await throttle.send("Debugger.pause");
+      publish(url, room, MESSAGES);
+      await paused;
+      await throttle.send("Debugger.resume");
+      await throttle.send("Debugger.disable");
+      const { count, ms } = await page.evaluate((n) => window.waitReceived(n), MESSAGES);
+      rate[mode] = count / ms;
+      drained[mode].count += count;
+      drained[mode].ms += ms;
+      // Then the same work without the network: frames dispatched on the open socket.
+      syntheticMs[mode] += await page.evaluate((n) => window.syntheticDispatch(n), SYNTHETIC);
+      await page.evaluate(() => window.done());
+    }
+    pairs.push(Number((rate.sdk / rate.raw).toFixed(3)));
+  }
+  for (const mode of ["raw", "sdk"]) {
+    rates[mode] = drained[mode].count / (drained[mode].ms / 1000);
+    synthetic[mode] = syntheticMs[mode] / ROUNDS;
   }
   await throttle.send("Emulation.setCPUThrottlingRate", { rate: 1 });
-  out({ label: "dispatch", run, messages: MESSAGES, cpu_throttle: THROTTLE, raw_per_s: rates.raw, sdk_per_s: rates.sdk, ratio: rates.sdk / rates.raw });
+  out({ label: "dispatch", run, rounds: ROUNDS, messages: MESSAGES, cpu_throttle: THROTTLE, raw_per_s: rates.raw, sdk_per_s: rates.sdk, ratio: rates.sdk / rates.raw, round_ratios: pairs });
   // Per message, in µs of the (throttled) page: what the browser's delivery hides.
   const us = (mode) => (synthetic[mode] * 1000) / SYNTHETIC;
-  out({ label: "dispatch without network", run, messages: SYNTHETIC, cpu_throttle: THROTTLE, raw_us: us("raw"), sdk_us: us("sdk"),
+  out({ label: "dispatch without network", run, rounds: ROUNDS, messages: SYNTHETIC, cpu_throttle: THROTTLE, raw_us: us("raw"), sdk_us: us("sdk"),
     sdk_extra_us: us("sdk") - us("raw"), ratio: synthetic.raw / synthetic.sdk });
 
   if (ONLY === "dispatch") {
