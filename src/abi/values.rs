@@ -69,24 +69,32 @@ impl Drop for H {
     }
 }
 
+/// Field `key` of the value of `h`, a string (one copy for the welcome's fields).
+#[inline(never)]
+fn text(h: u32, key: &str) -> Result<String, String> {
+    v_str(h, key).ok_or_else(|| cat(&["`", key, "` is not a string"]))
+}
+
+/// Field `key` of the value of `h`, a whole number.
+#[inline(never)]
+fn count(h: u32, key: &str) -> Result<u64, String> {
+    whole(v_num(h, key)).ok_or_else(|| cat(&["`", key, "` is not an unsigned integer"]))
+}
+
 impl Payload for H {
     fn to_welcome(&self) -> Result<Welcome, String> {
         let h = self.0;
-        let text = |key: &str| v_str(h, key).ok_or_else(|| cat(&["`", key, "` is not a string"]));
-        let count = |key: &str| {
-            whole(v_num(h, key)).ok_or_else(|| cat(&["`", key, "` is not an unsigned integer"]))
-        };
         Ok(Welcome {
-            connection_id: text("connection_id")?,
-            user_id: text("user_id")?,
-            session: text("session")?,
-            epoch: text("epoch")?,
-            heartbeat_ms: count("heartbeat_ms")?,
-            max_message_bytes: count("max_message_bytes")?,
+            connection_id: text(h, "connection_id")?,
+            user_id: text(h, "user_id")?,
+            session: text(h, "session")?,
+            epoch: text(h, "epoch")?,
+            heartbeat_ms: count(h, "heartbeat_ms")?,
+            max_message_bytes: count(h, "max_message_bytes")?,
             resumed: self
                 .bool_field("resumed")
                 .ok_or_else(|| "`resumed` is not a boolean".to_owned())?,
-            protocol: count("protocol")? as u32,
+            protocol: count(h, "protocol")? as u32,
             dedupe_ttl_ms: whole(v_num(h, "dedupe_ttl_ms")),
         })
     }
