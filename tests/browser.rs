@@ -613,6 +613,22 @@ async fn connect_close_cycles_leave_no_listener_behind() {
 }
 
 #[wasm_bindgen_test]
+async fn a_closed_client_holds_no_timer() {
+    let before = wsguard::live_socket_listeners();
+    let client = client(&user("closed-timer"));
+    ok(client.connect()).await;
+    // Open: the socket's listeners and watch, and the heartbeat's timer.
+    assert!(wsguard::live_socket_listeners() > before);
+    client.close();
+    wait_for("the close", 5_000, || client.state() == "closed").await;
+    assert_eq!(
+        wsguard::live_socket_listeners(),
+        before,
+        "nothing is due once closed: no timer is left armed to hold the client"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_request_in_flight_when_the_connection_drops_rejects_with_disconnected() {
     let client = client(&format!(
         r#"{{"token":"inflight-{}","backoff":{{"initialMs":50}}}}"#,

@@ -61,8 +61,8 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/web/host.js")]
 extern "C" {
-    /// Socket event listeners and `readyState` watches, and the channels and lock
-    /// requests of shared clients, held now by every client (leak tests).
+    /// Socket event listeners and `readyState` watches, armed timers, and the channels
+    /// and lock requests of shared clients, held now by every client (leak tests).
     #[wasm_bindgen(js_name = live_listeners)]
     pub fn live_socket_listeners() -> u32;
 }

@@ -25,8 +25,8 @@
 let live = 0;
 
 /**
- * Socket listeners and `readyState` watches, and share groups' channels, lock
- * requests and held locks, held now by every client (leak tests).
+ * Socket listeners and `readyState` watches, armed timers, and share groups'
+ * channels, lock requests and held locks, held now by every client (leak tests).
  */
 export function live_listeners() {
   return live + shareLive;
@@ -94,11 +94,19 @@ export class Host {
   }
   /** Arms the timer `ms` from now (the one armed before is cleared). */
   arm(ms) {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.on(1), ms);
+    this.disarm();
+    live++;
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      live--;
+      this.on(1);
+    }, ms);
   }
   disarm() {
+    if (!this.timer) return;
     clearTimeout(this.timer);
+    this.timer = 0;
+    live--;
   }
   /** Calls the token provider in a later microtask; its answer (awaited) goes to `on(7)`. */
   token(provider) {

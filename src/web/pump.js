@@ -182,7 +182,14 @@ function schedule(c) {
   const a = c.core.deadline();
   const b = share.poll_timeout(c);
   const d = a < 0 ? b : b === undefined ? a : Math.min(a, b);
-  if (d === undefined || d >= c.timer) return;
+  // Nothing due any more (closed, or idle): the timer is cleared, not left to fire
+  // for nothing and hold the client until then.
+  if (d === undefined) {
+    if (c.timer !== undefined) c.host.disarm();
+    c.timer = undefined;
+    return;
+  }
+  if (d >= c.timer) return;
   c.timer = d;
   // setTimeout fires at once past 2^31 - 1 ms.
   c.host.arm(Math.min(Math.max(d - now(), 0), 2147483647));

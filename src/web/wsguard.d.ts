@@ -191,8 +191,8 @@ export class Client {
 }
 
 /**
- * Socket event listeners and `readyState` watches, and the channels and lock
- * requests of shared clients, currently held by all wsguard clients (for leak tests).
+ * Socket event listeners and `readyState` watches, armed timers, and the channels and
+ * lock requests of shared clients, currently held by all wsguard clients (for leak tests).
  */
 export function liveSocketListeners(): number;
 
