@@ -135,8 +135,16 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
     pages.push(page);
   }
   const oldest = pages[0];
-  await oldest.waitForFunction(() => document.querySelector("[data-testid=state]").textContent.startsWith("closed · 4409"),
-    null, { timeout: 10000 });
+  try {
+    await oldest.waitForFunction(() => document.querySelector("[data-testid=state]").textContent.startsWith("closed · 4409"),
+      null, { timeout: 10000 });
+  } catch (e) {
+    // What each page shows, and the oldest page's log (a reconnect there would make
+    // another page the oldest connection), so a failure says what happened.
+    const states = await Promise.all(pages.map((page) => badge(page).textContent()));
+    const log = await oldest.$$eval("[data-testid=log] li", (lis) => lis.map((li) => li.textContent));
+    throw new Error(`the oldest page was not evicted: pages show ${JSON.stringify(states)}; its log: ${JSON.stringify(log)}`, { cause: e });
+  }
   await oldest.getByText("evicted: this user opened more connections").waitFor();
   await oldest.waitForTimeout(2000);
   assert.match(await badge(oldest).textContent(), /^closed · 4409/, "no reconnect after an eviction");
