@@ -2,13 +2,8 @@
 // SDK dispatch vs a raw WebSocket + JSON.parse loop in the same page, time from a
 // server restart to open, and heap growth over 1,000 reconnect cycles.
 // Prints JSON lines (one per measurement) for bench/run.sh.
-import { execFileSync, spawn } from "node:child_process";
-import net from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { benchPage, drain, freePort, launch, publish, startServer, stop, subscribe } from "./lib.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RUNS = Number(process.env.RUNS || 3);
 const MESSAGES = 20000;
 const SYNTHETIC = 20000;
@@ -19,45 +14,14 @@ const ROUNDS = Number(process.env.ROUNDS || 3);
 // ONLY=dispatch skips the restart and reconnect-heap measurements (for iterating on dispatch).
 const ONLY = process.env.ONLY || "";
 
-const freePort = () => new Promise((resolve) => {
-  const srv = net.createServer();
-  srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-});
-
-async function startServer(port) {
-  const proc = spawn("taskset", ["-c", "0", path.join(root, "target/release/wsguard-server"), "--addr", `127.0.0.1:${port}`,
-    "--max-frames-per-sec", "0", "--outbound-queue-bytes", "67108864", "--static", path.join(root, "bench/client"), "--pkg", path.join(root, "pkg")],
-    { stdio: "ignore" });
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return proc; } catch {}
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("server did not start");
-}
-
-const stop = (proc) => new Promise((resolve) => { proc.once("exit", resolve); proc.kill("SIGKILL"); });
-
-function publish(url, room, messages) {
-  execFileSync("taskset", ["-c", "1", path.join(root, "bench/target/release/wsguard-loadgen"), "--peer", "wsguard",
-    "--url", url, "publish", "--messages", String(messages)], { env: { ...process.env }, stdio: "ignore" });
-}
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  // --expose-gc: each measured loop starts after a full collection, so neither pays
-  // for the other's garbage.
-  args: ["--js-flags=--expose-gc", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const out = (record) => console.log(JSON.stringify({ server: "sdk", ...record }));
 
 for (let run = 1; run <= RUNS; run++) {
   const port = await freePort();
   let server = await startServer(port);
   const url = `ws://127.0.0.1:${port}/ws`;
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await page.waitForFunction(() => document.getElementById("status").textContent === "ready");
+  const page = await benchPage(browser, port);
 
   // Dispatch throughput: the same stream through the SDK and through a raw socket.
   // The page's CPU is throttled THROTTLE× (Chromium's own emulation) so the page,
@@ -77,7 +41,7 @@ for (let run = 1; run <= RUNS; run++) {
   // measured on code the engine has not optimized yet (the wasm starts in its
   // baseline tier).
   for (const mode of ["raw", "sdk"]) {
-    await page.evaluate(([fn, u, r]) => window[fn](u, r), [`${mode}Subscribe`, url, "bench"]);
+    await subscribe(page, mode, url, "bench");
     publish(url, "bench", WARMUP);
     await page.evaluate((n) => window.waitReceived(n), WARMUP);
     await page.evaluate((n) => window.syntheticDispatch(n), WARMUP);
@@ -96,16 +60,8 @@ for (let run = 1; run <= RUNS; run++) {
     const rate = {};
     for (const mode of (run + round) % 2 ? ["raw", "sdk"] : ["sdk", "raw"]) {
       const room = "bench"; // the load generator publishes to this room
-      await page.evaluate(([fn, u, r]) => window[fn](u, r), [`${mode}Subscribe`, url, room]);
-      await page.evaluate(() => window.gc());
-      await throttle.send("Debugger.enable");
-      const paused = new Promise((resolve) => throttle.once("Debugger.paused", resolve));
-      await throttle.send("Debugger.pause");
-      publish(url, room, MESSAGES);
-      await paused;
-      await throttle.send("Debugger.resume");
-      await throttle.send("Debugger.disable");
-      const { count, ms } = await page.evaluate((n) => window.waitReceived(n), MESSAGES);
+      await subscribe(page, mode, url, room);
+      const { count, ms } = await drain(page, throttle, url, room, MESSAGES);
       rate[mode] = count / ms;
       drained[mode].count += count;
       drained[mode].ms += ms;
