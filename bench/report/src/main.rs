@@ -25,9 +25,15 @@ fn median(mut values: Vec<f64>) -> Option<(f64, f64, f64)> {
     Some((median, values[0], values[values.len() - 1]))
 }
 
+/// The median and spread of `field` over the runs; a field that is a list of numbers
+/// contributes each of them.
 fn stat(runs: &Runs<'_>, server: &str, label: &str, field: &str) -> Option<(f64, f64, f64)> {
     let values = runs.get(&(server.to_owned(), label.to_owned()))?;
-    median(values.iter().filter_map(|v| v[field].as_f64()).collect())
+    let numbers = |v: &Value| match &v[field] {
+        Value::Array(items) => items.iter().filter_map(Value::as_f64).collect(),
+        other => other.as_f64().into_iter().collect::<Vec<_>>(),
+    };
+    median(values.iter().flat_map(|v| numbers(v)).collect())
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -194,6 +200,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("messages/s dispatched to a JS handler through the SDK (page CPU throttled 8×, 20,000 published while the page was held; per run, 3 drains of each loop, interleaved)", "dispatch", "sdk_per_s", "rate"),
         ("messages/s with a raw WebSocket + JSON.parse loop, same page (throttled and held alike)", "dispatch", "raw_per_s", "rate"),
         ("SDK ÷ raw (the figure: per run, messages over time across its drains)", "dispatch", "ratio", "ratio"),
+        ("SDK ÷ raw, each pair of drains back to back (median of all pairs)", "dispatch", "round_ratios", "ratio"),
         ("without the network: µs per message, raw loop (20,000 frames dispatched on the open socket, throttled 8×)", "dispatch without network", "raw_us", "us"),
         ("without the network: µs per message through the SDK", "dispatch without network", "sdk_us", "us"),
         ("without the network: the SDK's own µs per message (SDK − raw)", "dispatch without network", "sdk_extra_us", "us"),
