@@ -22,7 +22,7 @@ function group(name) {
   if (/^"?data segment/.test(name)) return "data segments (strings, tables)";
   if (/ shim$|^__wbindgen|^__wbg|^wasm_bindgen|^js_sys|^web_sys/.test(name)) return "wasm-bindgen glue (shims, js-sys)";
   // The numeric exports JS calls (src/abi), each with the core's code it runs inlined.
-  if (/^(core|share|tabs|leader|relay)_[a-z_]+$/.test(name)) return "exports (src/abi, with the core inlined)";
+  if (/^(core|share|tabs|leader|relay)_[a-z_]+$/.test(name)) return "exports (src/abi: the wrappers wasm-bindgen writes)";
   if (/^(type|import|export|elem|table|memory|global|code|custom)\b|section/.test(name)) return "wasm sections (types, imports, exports)";
   if (/::fmt::|::panicking::|panic|::fmt\b|Formatter/.test(name)) return "core::fmt + panics";
   if (/collections::btree/.test(name)) return "BTreeMap/BTreeSet (alloc)";

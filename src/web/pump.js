@@ -183,7 +183,7 @@ function schedule(c) {
   const b = share.poll_timeout(c);
   const d = a < 0 ? b : b === undefined ? a : Math.min(a, b);
   // Nothing due any more (closed, or idle): the timer is cleared, not left to fire
-  // for nothing and hold the client until then.
+  // for nothing and hold the host and the core until then.
   if (d === undefined) {
     if (c.timer !== undefined) c.host.disarm();
     c.timer = undefined;

@@ -45,7 +45,7 @@ async fn what_a_client_buffered_offline_is_sent_by_the_next_one_first_and_once()
         stat(&first, "persisted") == 3.0
     })
     .await;
-    drop(first);
+    first.free();
     sleep(100).await;
 
     // The next page: its own publish is queued before the store is read back.
@@ -82,7 +82,7 @@ async fn what_a_client_buffered_offline_is_sent_by_the_next_one_first_and_once()
     })
     .await;
     assert_eq!(errors.len(), 0);
-    drop(second);
+    second.free();
     sleep(100).await;
 
     // A third page finds nothing to send: nothing twice.

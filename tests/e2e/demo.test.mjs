@@ -134,22 +134,26 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
     await expectOpen(page);
     pages.push(page);
   }
-  const oldest = pages[0];
-  try {
-    await oldest.waitForFunction(() => document.querySelector("[data-testid=state]").textContent.startsWith("closed · 4409"),
-      null, { timeout: 10000 });
-  } catch (e) {
-    // What each page shows, and the oldest page's log (a reconnect there would make
-    // another page the oldest connection), so a failure says what happened.
-    const states = await Promise.all(pages.map((page) => badge(page).textContent()));
-    const log = await oldest.$$eval("[data-testid=log] li", (lis) => lis.map((li) => li.textContent));
-    throw new Error(`the oldest page was not evicted: pages show ${JSON.stringify(states)}; its log: ${JSON.stringify(log)}`, { cause: e });
+  // The user's oldest connection is evicted: the first page's, unless that page had
+  // to reconnect before the sixth opened (a heartbeat missed under load: its log says
+  // it resumed; seen in full runs of the suite), which makes the next page's the oldest.
+  const logOf = (page) => page.$$eval("[data-testid=log] li", (lis) => lis.map((li) => li.textContent));
+  const evicted = async (page) => (await badge(page).textContent()).startsWith("closed · 4409");
+  const shown = async () => `pages show ${JSON.stringify(await Promise.all(pages.map((page) => badge(page).textContent())))}; ` +
+    `their logs: ${JSON.stringify(await Promise.all(pages.map(logOf)))}`;
+  let victim;
+  for (const started = Date.now(); !victim && Date.now() - started < 10000; await new Promise((r) => setTimeout(r, 100))) {
+    for (const page of pages) if (await evicted(page)) victim ??= page;
   }
-  await oldest.getByText("evicted: this user opened more connections").waitFor();
-  await oldest.waitForTimeout(2000);
-  assert.match(await badge(oldest).textContent(), /^closed · 4409/, "no reconnect after an eviction");
-  for (const page of pages.slice(1)) assert.equal(await badge(page).textContent(), "open");
-  await shot(oldest, "evicted-narrow");
+  assert.ok(victim, `no page was evicted: ${await shown()}`);
+  let oldest = 0;
+  while (oldest < 4 && (await logOf(pages[oldest])).some((line) => line.startsWith("resumed"))) oldest++;
+  assert.equal(pages.indexOf(victim), oldest, `the oldest connection is the one evicted: ${await shown()}`);
+  await victim.getByText("evicted: this user opened more connections").waitFor();
+  await victim.waitForTimeout(2000);
+  assert.match(await badge(victim).textContent(), /^closed · 4409/, "no reconnect after an eviction");
+  for (const page of pages) if (page !== victim) assert.equal(await badge(page).textContent(), "open");
+  await shot(victim, "evicted-narrow");
   for (const page of pages) {
     assert.deepEqual(page.problems, []);
     await page.close();
