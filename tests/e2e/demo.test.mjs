@@ -126,7 +126,7 @@ test("a killed and restarted server: the page counts down, reconnects, and shows
   }
 });
 
-test("the sixth page of one user evicts the oldest, which says so and stays closed", async () => {
+test("the sixth page of one user evicts the oldest, which says so and stays closed", async (t) => {
   const user = `dave${Date.now()}`;
   const pages = [];
   for (let i = 0; i < 6; i++) {
@@ -139,8 +139,10 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
   // it resumed; seen in full runs of the suite), which makes the next page's the oldest.
   const logOf = (page) => page.$$eval("[data-testid=log] li", (lis) => lis.map((li) => li.textContent));
   const evicted = async (page) => (await badge(page).textContent()).startsWith("closed · 4409");
+  const eventsOf = (page) => page.$$eval("[data-testid=events] li", (lis) => lis.map((li) => li.textContent).reverse());
   const shown = async () => `pages show ${JSON.stringify(await Promise.all(pages.map((page) => badge(page).textContent())))}; ` +
-    `their logs: ${JSON.stringify(await Promise.all(pages.map(logOf)))}`;
+    `their logs: ${JSON.stringify(await Promise.all(pages.map(logOf)))}; ` +
+    `their events (why a page reconnected): ${JSON.stringify(await Promise.all(pages.map(eventsOf)))}`;
   let victim;
   for (const started = Date.now(); !victim && Date.now() - started < 10000; await new Promise((r) => setTimeout(r, 100))) {
     for (const page of pages) if (await evicted(page)) victim ??= page;
@@ -148,6 +150,7 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
   assert.ok(victim, `no page was evicted: ${await shown()}`);
   let oldest = 0;
   while (oldest < 4 && (await logOf(pages[oldest])).some((line) => line.startsWith("resumed"))) oldest++;
+  if (oldest) t.diagnostic(`the first ${oldest} page(s) reconnected before the sixth opened: ${await shown()}`);
   assert.equal(pages.indexOf(victim), oldest, `the oldest connection is the one evicted: ${await shown()}`);
   await victim.getByText("evicted: this user opened more connections").waitFor();
   await victim.waitForTimeout(2000);
