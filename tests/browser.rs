@@ -167,6 +167,27 @@ impl Recorder {
     fn all(&self, arg: usize) -> Vec<JsValue> {
         self.calls.borrow().iter().map(|c| c[arg].clone()).collect()
     }
+
+    /// Each call's first argument, a string (a state).
+    fn texts(&self) -> Vec<String> {
+        self.all(0).iter().map(|v| v.as_string().unwrap()).collect()
+    }
+
+    /// Field `field` of each call's first argument, a string.
+    fn field_texts(&self, field: &str) -> Vec<String> {
+        self.all(0)
+            .iter()
+            .map(|v| get(v, field).as_string().unwrap())
+            .collect()
+    }
+
+    /// Field `field` of each call's first argument, a number.
+    fn numbers(&self, field: &str) -> Vec<f64> {
+        self.all(0)
+            .iter()
+            .map(|v| get(v, field).as_f64().unwrap())
+            .collect()
+    }
 }
 
 impl Drop for Recorder {
@@ -192,11 +213,7 @@ async fn connect_resolves_with_the_first_welcome() {
     assert_eq!(client.state(), "open");
     assert_eq!(client.user_id().as_deref(), Some("alice"));
     assert!(client.connection_id().is_some());
-    let seen: Vec<_> = states
-        .all(0)
-        .iter()
-        .map(|s| s.as_string().unwrap())
-        .collect();
+    let seen = states.texts();
     assert_eq!(seen, ["connecting", "handshaking", "open"]);
     // A second connect() on an open client resolves at once.
     ok(client.connect()).await;
@@ -375,11 +392,7 @@ async fn a_dropped_connection_resumes_and_gets_what_it_missed_exactly_once() {
     ok(writer.publish(&room, json("5"), None)).await;
     wait_for("all five messages", 5_000, || messages.len() >= 5).await;
     sleep(200).await;
-    let seqs: Vec<f64> = messages
-        .all(0)
-        .iter()
-        .map(|m| get(m, "seq").as_f64().unwrap())
-        .collect();
+    let seqs = messages.numbers("seq");
     assert_eq!(
         seqs,
         [1.0, 2.0, 3.0, 4.0, 5.0],
@@ -418,11 +431,7 @@ async fn a_restarted_server_is_reconnected_with_growing_delays_and_rooms_rejoine
     wait_for("the server to come back", 10_000, || *up.borrow()).await;
     wait_for("the client to reopen", 10_000, || client.state() == "open").await;
 
-    let delays: Vec<f64> = reconnecting
-        .all(0)
-        .iter()
-        .map(|e| get(e, "delayMs").as_f64().unwrap())
-        .collect();
+    let delays = reconnecting.numbers("delayMs");
     assert!(
         delays.len() >= 3,
         "several attempts while the server was down: {delays:?}"
@@ -701,11 +710,7 @@ async fn data_is_serialized_when_it_is_sent_not_when_it_is_written() {
     assert_eq!(client.send(&outer, data).unwrap(), "sent");
     // The server has no handler for either type and says so for each, as it read them.
     wait_for("both answers", 5_000, || errors.len() == 2).await;
-    let order: Vec<String> = errors
-        .all(0)
-        .iter()
-        .map(|e| get(e, "message").as_string().unwrap())
-        .collect();
+    let order = errors.field_texts("message");
     assert!(
         order[0].contains(&inner) && order[1].contains(&outer),
         "in the order their sends returned: {order:?}"
@@ -796,11 +801,7 @@ async fn a_close_frame_on_a_connection_the_server_keeps_open_stops_sends_at_once
     );
     assert_eq!(get(&answers[0], "code"), "unknown_type");
     assert_eq!(get(&client.stats(), "queued"), 0);
-    let seen: Vec<_> = states
-        .all(0)
-        .iter()
-        .map(|s| s.as_string().unwrap())
-        .collect();
+    let seen = states.texts();
     assert_eq!(
         seen,
         [

@@ -7,10 +7,8 @@
 //
 // node bench/client/profile.mjs   (DRAINS=4 THROTTLE=8 TOP=25; after scripts/build-sdk.sh
 // and the release server and load generator builds, as bench/run.sh makes them)
-import { benchPage, drain, freePort, launch, publish, startServer, stop, subscribe } from "./lib.mjs";
+import { MESSAGES, benchPage, drain, freePort, launch, startServer, stop, subscribe, warmUp } from "./lib.mjs";
 
-const MESSAGES = 20000;
-const WARMUP = 3000;
 const THROTTLE = Number(process.env.THROTTLE || 8);
 const DRAINS = Number(process.env.DRAINS || 4);
 const TOP = Number(process.env.TOP || 25);
@@ -38,12 +36,7 @@ try {
   const page = await benchPage(browser, port);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: THROTTLE });
-  for (const mode of ["raw", "sdk"]) {
-    await subscribe(page, mode, url, "bench");
-    publish(url, "bench", WARMUP);
-    await page.evaluate((n) => window.waitReceived(n), WARMUP);
-    await page.evaluate(() => window.done());
-  }
+  await warmUp(page, url);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
   for (let i = 0; i < DRAINS; i++) {

@@ -2,12 +2,10 @@
 // SDK dispatch vs a raw WebSocket + JSON.parse loop in the same page, time from a
 // server restart to open, and heap growth over 1,000 reconnect cycles.
 // Prints JSON lines (one per measurement) for bench/run.sh.
-import { benchPage, drain, freePort, launch, publish, startServer, stop, subscribe } from "./lib.mjs";
+import { MESSAGES, benchPage, drain, freePort, launch, startServer, stop, subscribe, warmUp } from "./lib.mjs";
 
 const RUNS = Number(process.env.RUNS || 3);
-const MESSAGES = 20000;
 const SYNTHETIC = 20000;
-const WARMUP = 3000;
 const THROTTLE = Number(process.env.THROTTLE || 8);
 // Drains of each loop per run, interleaved (below).
 const ROUNDS = Number(process.env.ROUNDS || 3);
@@ -35,18 +33,7 @@ for (let run = 1; run <= RUNS; run++) {
   // page's work per message, not the publisher's pace (with messages arriving one by
   // one, the browser's own per-message cost swings with their spacing, by more than
   // the SDK's whole cost).
-  const rates = {};
-  const synthetic = {};
-  // Warm-up, unmeasured: both loops see a short stream first, so neither is
-  // measured on code the engine has not optimized yet (the wasm starts in its
-  // baseline tier).
-  for (const mode of ["raw", "sdk"]) {
-    await subscribe(page, mode, url, "bench");
-    publish(url, "bench", WARMUP);
-    await page.evaluate((n) => window.waitReceived(n), WARMUP);
-    await page.evaluate((n) => window.syntheticDispatch(n), WARMUP);
-    await page.evaluate(() => window.done());
-  }
+  await warmUp(page, url);
   // ROUNDS rounds per run, each draining the backlog once through each loop, back to
   // back, in an order that alternates between rounds and runs (so neither loop
   // always goes first): the two loops of a pair see the same state of the machine
@@ -71,16 +58,13 @@ for (let run = 1; run <= RUNS; run++) {
     }
     pairs.push(Number((rate.sdk / rate.raw).toFixed(3)));
   }
-  for (const mode of ["raw", "sdk"]) {
-    rates[mode] = drained[mode].count / (drained[mode].ms / 1000);
-    synthetic[mode] = syntheticMs[mode] / ROUNDS;
-  }
+  const rates = { raw: drained.raw.count / (drained.raw.ms / 1000), sdk: drained.sdk.count / (drained.sdk.ms / 1000) };
   await throttle.send("Emulation.setCPUThrottlingRate", { rate: 1 });
   out({ label: "dispatch", run, rounds: ROUNDS, messages: MESSAGES, cpu_throttle: THROTTLE, raw_per_s: rates.raw, sdk_per_s: rates.sdk, ratio: rates.sdk / rates.raw, round_ratios: pairs });
   // Per message, in µs of the (throttled) page: what the browser's delivery hides.
-  const us = (mode) => (synthetic[mode] * 1000) / SYNTHETIC;
+  const us = (mode) => (syntheticMs[mode] / ROUNDS * 1000) / SYNTHETIC;
   out({ label: "dispatch without network", run, rounds: ROUNDS, messages: SYNTHETIC, cpu_throttle: THROTTLE, raw_us: us("raw"), sdk_us: us("sdk"),
-    sdk_extra_us: us("sdk") - us("raw"), ratio: synthetic.raw / synthetic.sdk });
+    sdk_extra_us: us("sdk") - us("raw"), ratio: syntheticMs.raw / syntheticMs.sdk });
 
   if (ONLY === "dispatch") {
     await page.close();

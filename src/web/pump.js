@@ -80,9 +80,7 @@ export function on_frame(c, v, room, name, time, closing) {
     const r = c.core.frame(s.id, v, message ? undefined : v.type, room, name, at(time), closing);
     if (r & 1) {
       if (share.leads(c)) share.on_core_event(c, { kind: message ? "message" : "push", frame: v });
-      // What `dispatch` does with the event, without building it.
-      else if (message) emit(c, "message", v);
-      else emit(c, v.type, v.data, v);
+      else emit_frame(c, v);
     }
     // A frame whose one output was its event moved no deadline earlier (it was
     // heard: the heartbeat's silence deadline moves later) and no counter the
@@ -185,7 +183,7 @@ function schedule(c) {
   // Nothing due any more (closed, or idle): the timer is cleared, not left to fire
   // for nothing and hold the host and the core until then.
   if (d === undefined) {
-    if (c.timer !== undefined) c.host.disarm();
+    c.host.disarm();
     c.timer = undefined;
     return;
   }
@@ -201,13 +199,19 @@ export function dispatch(c, e) {
     case "state": return share.set_state(c, e.state);
     case "welcome": return share.on_welcome(c, e.welcome);
     case "close": return share.on_close(c, e.code, e.reason, e.willReconnect);
-    case "message": return emit(c, "message", e.frame);
-    case "push": return emit(c, e.frame.type, e.frame.data, e.frame);
+    case "message":
+    case "push": return emit_frame(c, e.frame);
     case "reconnecting": return emit(c, "reconnecting", e.info);
     case "resumed": return emit(c, "resumed", e.report);
     case "published": return emit(c, "published", e.receipt);
   }
   emit(c, "error", e.error);
+}
+
+/** A received frame's event: `message` with the frame, or a push as `(data, frame)` on its type. */
+function emit_frame(c, f) {
+  if (f.type === "message") emit(c, "message", f);
+  else emit(c, f.type, f.data, f);
 }
 
 /** Calls the listeners of `event` (a throw is reported on `error`, counted for the tab's stats). */
