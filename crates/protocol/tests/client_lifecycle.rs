@@ -255,6 +255,49 @@ fn heartbeat_pings_measures_rtt_and_closes_4000_on_silence() {
 }
 
 #[test]
+fn a_late_timer_pings_before_it_judges_silence() {
+    // The ping timer fires 6 s late (a throttled background tab, a busy page): past
+    // the heartbeat and its grace since the welcome, but the server was never asked.
+    let mut h = Harness::new(ClientConfig::default());
+    let socket = h.connect_open();
+    let late = h.now + 16_000;
+    h.now = late;
+    h.client.handle_timeout(late);
+    let out = h.drain();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::CloseSocket { .. })),
+        "a late timer closed a connection it had not pinged: {out:?}"
+    );
+    let ping = Harness::sent(&out)
+        .into_iter()
+        .find(|f| f.kind == "ping")
+        .expect("the overdue ping, sent when the timer fired");
+    assert_eq!(h.client.state(), ClientState::Open);
+    // The server answers: the connection stays open.
+    h.advance(30);
+    h.frame(socket, json!({"type":"pong","id": ping.id}));
+    assert_eq!(h.client.stats().rtt_ms, Some(30));
+    assert_eq!(h.client.state(), ClientState::Open);
+
+    // Late again, and this time the server stays silent: closed with 4000 once the
+    // ping went unanswered for the grace (5 s), not before.
+    let late = h.now + 25_000;
+    h.now = late;
+    h.client.handle_timeout(late);
+    assert!(!h
+        .drain()
+        .iter()
+        .any(|o| matches!(o, Output::CloseSocket { .. })));
+    let out = h.advance(4_999);
+    assert!(!out.iter().any(|o| matches!(o, Output::CloseSocket { .. })));
+    let out = h.advance(1);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::CloseSocket { socket: s, code: 4000, .. } if *s == socket)));
+    assert_eq!(h.client.state(), ClientState::Reconnecting);
+}
+
+#[test]
 fn online_reconnects_now_and_liveness_check_pings() {
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();

@@ -73,6 +73,7 @@ impl<D: Payload> Client<D> {
             next_ping: self.now + heartbeat,
             stable_at,
             heartbeat,
+            asked: None,
             probe: None,
         });
         self.welcome = Some(welcome.clone());

@@ -71,7 +71,7 @@ impl<D: Payload> Client<D> {
 
     /// A frame of `socket` was read: false if that is not the live socket. Else it
     /// counts as received and the connection as heard (the heartbeat's silence
-    /// deadline moves, an unanswered probe is forgotten).
+    /// deadline moves, unanswered pings and probe are forgotten).
     fn heard(&mut self, socket: SocketId, now: Millis) -> bool {
         self.tick(now);
         if self.phase.socket() != Some(socket) {
@@ -80,11 +80,13 @@ impl<D: Payload> Client<D> {
         self.stats.received += 1;
         if let Phase::Open {
             ref mut last_heard,
+            ref mut asked,
             ref mut probe,
             ..
         } = self.phase
         {
             *last_heard = self.now;
+            *asked = None;
             *probe = None;
         }
         true

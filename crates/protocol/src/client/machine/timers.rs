@@ -13,19 +13,27 @@ impl<D: Payload> Client<D> {
         self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2)
     }
 
-    /// When silence from the server closes the connection with 4000.
+    /// When silence from the server closes the connection with 4000: nothing heard
+    /// for the heartbeat and its grace, and a ping unanswered for the grace (none is
+    /// out until the ping timer fires: one that fires late pings first, so the
+    /// page's own delay is not the server's silence); or a liveness probe's end.
     pub(super) fn silence_deadline(&self) -> Option<Millis> {
         let Phase::Open {
             last_heard,
             heartbeat,
+            asked,
             probe,
             ..
         } = self.phase
         else {
             return None;
         };
-        let silence = last_heard + heartbeat + self.grace(heartbeat);
-        Some(probe.map_or(silence, |p| p.min(silence)))
+        let grace = self.grace(heartbeat);
+        let silence = asked.map(|a| (a + grace).max(last_heard + heartbeat + grace));
+        match (probe, silence) {
+            (Some(p), Some(s)) => Some(p.min(s)),
+            (p, s) => p.or(s),
+        }
     }
 
     /// The browser went offline or the page became visible again: check that the
@@ -35,6 +43,7 @@ impl<D: Payload> Client<D> {
         if let Phase::Open {
             socket,
             heartbeat,
+            ref mut asked,
             ref mut probe,
             ref mut next_ping,
             ..
@@ -42,6 +51,7 @@ impl<D: Payload> Client<D> {
         {
             let deadline = self.now + self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2);
             *probe = Some(probe.map_or(deadline, |p| p.min(deadline)));
+            asked.get_or_insert(self.now);
             *next_ping = self.now + heartbeat;
             self.send_ping(socket);
         }
@@ -91,6 +101,7 @@ impl<D: Payload> Client<D> {
                 stable_at,
                 heartbeat,
                 last_heard,
+                asked,
                 probe,
             } => {
                 let mut stable_at = stable_at;
@@ -98,9 +109,10 @@ impl<D: Payload> Client<D> {
                     self.attempt = 0;
                     stable_at = None;
                 }
-                let mut next_ping = next_ping;
+                let (mut next_ping, mut asked) = (next_ping, asked);
                 if next_ping <= now {
                     next_ping = now + heartbeat;
+                    asked.get_or_insert(now);
                     self.send_ping(socket);
                 }
                 self.phase = Phase::Open {
@@ -109,6 +121,7 @@ impl<D: Payload> Client<D> {
                     next_ping,
                     stable_at,
                     heartbeat,
+                    asked,
                     probe,
                 };
             }
