@@ -106,6 +106,14 @@ mapfile -t js < <(echo pkg/wsguard.js; find pkg/snippets -name '*.js' 2>/dev/nul
 js_raw=$(cat "${js[@]}" | wc -c); js_gz=$(cat "${js[@]}" | gzip -9 -c | wc -c)
 wasm_gz=$(gzip -9 -c pkg/wsguard_bg.wasm | wc -c)
 echo "{\"server\":\"sdk\",\"label\":\"bundle\",\"wasm_raw\":$(wc -c < pkg/wsguard_bg.wasm),\"wasm_gz\":$wasm_gz,\"js_raw\":$js_raw,\"js_gz\":$js_gz}" >> "$OUT"
+# What the wasm is made of (scripts/size-report.sh: by crate, by function), for the
+# report's breakdown; nothing if twiggy is not installed (the report says so).
+rm -f target/size/breakdown.json
+WASM_GZ=$wasm_gz JS_GZ=$js_gz scripts/size-report.sh --json target/size/breakdown.json >/dev/null
+if [ -f target/size/breakdown.json ]; then
+  node -e 'const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(JSON.stringify({ server: "sdk", label: "size breakdown", ...b }))' target/size/breakdown.json >> "$OUT"
+fi
 
 bench/target/release/wsguard-bench-report "$OUT" bench/RESULTS.md bench/fanout.png
 echo "wrote bench/RESULTS.md and bench/fanout.png"

@@ -3,7 +3,8 @@
 // grouped by crate (and by the std parts issue 12 asks about: formatting and
 // panics, B-tree maps, sorting) and listed by function.
 //
-// node scripts/size-report.mjs <twiggy top json> [--markdown FILE]
+// node scripts/size-report.mjs <twiggy top json> [--markdown FILE] [--json FILE]
+// (--json: the groups and top functions as one object, for bench/run.sh's results)
 // Sizes are raw bytes of the optimized wasm (the name section left out), with
 // each group's share; the gzipped totals (gzip -9, as the bundle gate counts) come
 // from scripts/size-report.sh.
@@ -11,7 +12,11 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { transformSync } from "esbuild";
 import { gzipSync } from "node:zlib";
 
-const [input, flag, mdFile] = process.argv.slice(2);
+const [input, ...flags] = process.argv.slice(2);
+const option = (name) => {
+  const i = flags.indexOf(name);
+  return i >= 0 ? flags[i + 1] : undefined;
+};
 const items = JSON.parse(readFileSync(input, "utf8")).filter((i) => !/subsection"?$/.test(i.name));
 const total = items.reduce((s, i) => s + i.shallow_size, 0);
 
@@ -76,11 +81,22 @@ lines.push("size report: top functions:");
 for (const i of topFunctions) lines.push(`  ${String(i.shallow_size).padStart(7)} B ${pct(i.shallow_size).padStart(7)}  ${shortName(i.name)}`);
 console.log(lines.join("\n"));
 
-if (flag === "--markdown" && mdFile) {
+const mdFile = option("--markdown");
+if (mdFile) {
   const md = [];
   md.push(`| group | raw bytes | share | items |`, `|---|---:|---:|---:|`);
   for (const [g, { bytes, count }] of byGroup) md.push(`| ${g} | ${bytes} | ${pct(bytes)} | ${count} |`);
   md.push("", `| function | raw bytes | share |`, `|---|---:|---:|`);
   for (const i of topFunctions) md.push(`| \`${shortName(i.name).replace(/\|/g, "\\|")}\` | ${i.shallow_size} | ${pct(i.shallow_size)} |`);
   writeFileSync(mdFile, `${md.join("\n")}\n`);
+}
+
+const jsonFile = option("--json");
+if (jsonFile) {
+  const breakdown = {
+    wasm_raw: wasmRaw, wasm_gz: wasmGz, js_gz: jsGz,
+    groups: byGroup.map(([g, { bytes, count }]) => ({ group: g, bytes, items: count })),
+    functions: topFunctions.slice(0, 10).map((i) => ({ name: shortName(i.name), bytes: i.shallow_size })),
+  };
+  writeFileSync(jsonFile, `${JSON.stringify(breakdown)}\n`);
 }

@@ -225,7 +225,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = writeln!(md, "| wsguard_bg.wasm | {:.1} | {:.1} |", kb("wasm_raw"), kb("wasm_gz"));
         let _ = writeln!(md, "| JS (minified glue + snippets) | {:.1} | {:.1} |", kb("js_raw"), kb("js_gz"));
         let _ = writeln!(md, "| total | {:.1} | {:.1} |", kb("wasm_raw") + kb("js_raw"), kb("wasm_gz") + kb("js_gz"));
-        let _ = writeln!(md, "\nWhat the wasm is made of (by crate, by function) and what was cut: [SIZE.md](SIZE.md) (`scripts/size-report.sh`).");
+        match records.iter().find(|r| r["label"] == "size breakdown") {
+            Some(breakdown) => size_breakdown(&mut md, breakdown),
+            None => {
+                let _ = writeln!(md, "\n(No breakdown: `scripts/size-report.sh` needs twiggy, `cargo install twiggy --version 0.8.0 --locked`.)");
+            }
+        }
+        let _ = writeln!(md, "\nWhat each cut saved, and what is left: [SIZE.md](SIZE.md).");
+        let before = std::path::Path::new(output).with_file_name("issue12-before.json");
+        if let Ok(text) = std::fs::read_to_string(&before) {
+            before_and_after(&mut md, &serde_json::from_str(&text)?, bundle, &runs);
+        }
     }
     if !failures.is_empty() {
         let _ = writeln!(md, "\n## Runs that failed\n");
@@ -239,4 +249,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(output, md)?;
     chart(&runs, png)?;
     Ok(())
+}
+
+/// What the wasm is made of: raw bytes of the optimized wasm by crate, and its
+/// largest functions (`scripts/size-report.sh --json`).
+fn size_breakdown(md: &mut String, b: &Value) {
+    let list = |field: &str| b[field].as_array().cloned().unwrap_or_default();
+    let total: f64 = list("groups").iter().filter_map(|g| g["bytes"].as_f64()).sum();
+    let share = |v: f64| if total > 0.0 { 100.0 * v / total } else { 0.0 };
+    let _ = writeln!(md, "\nWhat the wasm is made of (raw bytes of the optimized wasm, names kept; `scripts/size-report.sh`):\n");
+    let _ = writeln!(md, "| by crate | raw bytes | share |\n|---|---:|---:|");
+    for g in list("groups") {
+        let bytes = g["bytes"].as_f64().unwrap_or(0.0);
+        let _ = writeln!(md, "| {} | {bytes:.0} | {:.1} % |", g["group"].as_str().unwrap_or("?"), share(bytes));
+    }
+    let _ = writeln!(md, "\n| largest functions | raw bytes | share |\n|---|---:|---:|");
+    for f in list("functions") {
+        let bytes = f["bytes"].as_f64().unwrap_or(0.0);
+        let name = f["name"].as_str().unwrap_or("?").replace('|', "\\|");
+        let _ = writeln!(md, "| `{name}` | {bytes:.0} | {:.1} % |", share(bytes));
+    }
+}
+
+/// Issue 12's figures before the work (bench/issue12-before.json) and now.
+fn before_and_after(md: &mut String, before: &Value, bundle: &Value, runs: &Runs<'_>) {
+    let n = |v: &Value, f: &str| v[f].as_f64().unwrap_or(f64::NAN);
+    let total = |v: &Value| n(v, "wasm_gz") + n(v, "js_gz");
+    let ratio = |label: &str, field: &str| stat(runs, "sdk", label, field).map_or("—".to_owned(), |(m, _, _)| format!("{m:.2}×"));
+    let _ = writeln!(md, "\n## Issue 12: before and after\n");
+    let _ = writeln!(md, "| measure | before ({}) | now | target |\n|---|---:|---:|---:|", before["commit"].as_str().unwrap_or("?"));
+    let _ = writeln!(md, "| bundle, gzipped (wasm + JS), bytes | {:.0} | {:.0} | ≤ {:.0} |", total(before), total(bundle), n(before, "budget_gz"));
+    let _ = writeln!(md, "| wasm, gzipped | {:.0} | {:.0} | |", n(before, "wasm_gz"), n(bundle, "wasm_gz"));
+    let _ = writeln!(md, "| JS, gzipped | {:.0} | {:.0} | |", n(before, "js_gz"), n(bundle, "js_gz"));
+    let target = format!("≥ {:.2}×", n(before, "dispatch_target"));
+    let _ = writeln!(md, "| SDK ÷ raw dispatch, end to end (median of runs) | {:.2}× | {} | {target} |", n(before, "dispatch_ratio"), ratio("dispatch", "ratio"));
+    let _ = writeln!(md, "| the same, median of back-to-back pairs of drains | — | {} | {target} |", ratio("dispatch", "round_ratios"));
+    let _ = writeln!(md, "| the same without the network (raw ÷ SDK time) | — | {} | |", ratio("dispatch without network", "ratio"));
 }
