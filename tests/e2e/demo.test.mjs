@@ -135,8 +135,9 @@ test("the sixth page of one user evicts the oldest, which says so and stays clos
     pages.push(page);
   }
   // The user's oldest connection is evicted: the first page's, unless that page had
-  // to reconnect before the sixth opened (a heartbeat missed under load: its log says
-  // it resumed; seen in full runs of the suite), which makes the next page's the oldest.
+  // to reconnect before the sixth opened (its log says it resumed), which makes the
+  // next page's the oldest. Seen in full runs of the suite before the heartbeat stopped
+  // taking a late timer for a silent server (heartbeat.test.mjs), the likely cause.
   const logOf = (page) => page.$$eval("[data-testid=log] li", (lis) => lis.map((li) => li.textContent));
   const evicted = async (page) => (await badge(page).textContent()).startsWith("closed · 4409");
   const eventsOf = (page) => page.$$eval("[data-testid=events] li", (lis) => lis.map((li) => li.textContent).reverse());
