@@ -203,9 +203,24 @@ async def case_4429_rate_limited():
 
 
 async def case_4000_heartbeat_timeout():
+    # A peer that answers nothing, not even the server's WebSocket ping after
+    # 1.5 x heartbeat (reading paused: no pong goes out), is closed at 2 x heartbeat.
     async with await open_ws(ping_interval=None) as ws:
         await hello(ws, "hank")
+        ws.transport.pause_reading()
+        await asyncio.sleep(1.2)
+        ws.transport.resume_reading()
         assert (await close_code(ws))[0] == 4000
+
+
+async def case_quiet_peer_answering_websocket_pings_stays_open():
+    # No frames from the client (no app `ping`, no WebSocket pings of its own), but
+    # it answers the server's WebSocket pings: heard, so kept past 2 x heartbeat.
+    async with await open_ws(ping_interval=None) as ws:
+        await hello(ws, "hugo")
+        await asyncio.sleep(1.2)
+        await send(ws, {"type": "ping", "id": "p"})
+        assert (await recv(ws))["type"] == "pong"
 
 
 async def case_4409_evicted():

@@ -30,8 +30,9 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Connections a user may hold at once; the oldest is evicted past it. `0` = unlimited. Default: 5.
     pub max_connections_per_user: usize,
-    /// Heartbeat interval announced to clients; the server closes a connection silent
-    /// for twice this with 4000. Default: 10 s.
+    /// Heartbeat interval announced to clients; the server sends a connection quiet
+    /// for 1.5 times this a WebSocket ping, and closes one silent for twice this
+    /// with 4000. Default: 10 s.
     pub heartbeat: Duration,
     /// Time a client has to send `hello` after the upgrade. Default: 5 s.
     pub handshake_timeout: Duration,

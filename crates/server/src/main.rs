@@ -43,7 +43,7 @@ struct Cli {
     /// Connections per user; the oldest is evicted (close 4409) past it. 0 = unlimited.
     #[arg(long, env = "WSGUARD_MAX_CONNECTIONS_PER_USER", default_value_t = 5)]
     max_connections_per_user: usize,
-    /// Heartbeat interval announced to clients, in ms; silence for twice this closes with 4000.
+    /// Heartbeat interval announced to clients, in ms; quiet for 1.5 times this gets a WebSocket ping, silence for twice this closes with 4000.
     #[arg(long, env = "WSGUARD_HEARTBEAT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_ms: u64,
     /// Time allowed between the upgrade and `hello`, in ms (close 4408 after it).

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -172,6 +172,31 @@ async fn silence_past_twice_the_heartbeat_closes_4000() {
     assert_eq!(quiet.expect_close().await.0, 4000);
     assert!(started.elapsed() >= Duration::from_millis(790));
     server.wait_gauges((1, 1, 0)).await;
+}
+
+#[tokio::test]
+async fn a_quiet_client_that_answers_websocket_pings_stays_open() {
+    // A page whose timers run late (a busy main thread, a throttled background tab)
+    // sends no `ping` frames, but its browser answers the server's WebSocket pings by
+    // itself: the server hears it and keeps the connection past the idle limit.
+    let mut config = dev_config();
+    config.heartbeat = Duration::from_millis(300);
+    let server = TestServer::start(config).await;
+    let (mut client, _) = server.open(Some("quiet")).await;
+    // Reading, sending nothing, for twice the idle limit (600 ms): tungstenite answers
+    // each WebSocket ping with a pong, as a browser does.
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while let Ok(next) = tokio::time::timeout_at(until, client.ws.next()).await {
+        match next {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("the quiet client got {other:?} (after {pings} pings)"),
+        }
+    }
+    // One ping each 450 ms of quiet (1.5 × the heartbeat): two or three in 1.2 s.
+    assert!(pings >= 2, "{pings} WebSocket pings in 1.2 s of quiet");
+    let pong = client.request(json!({"type":"ping","id":"p"})).await;
+    assert_eq!(pong["type"], "pong", "the connection is still open");
 }
 
 #[tokio::test]

@@ -1,13 +1,14 @@
 //! The intake: reads frames, keeps the heartbeat and handshake deadlines, applies
 //! the rate limit, answers pings at once (they never wait behind the backplane),
-//! and hands everything else to the handler in order.
+//! asks the writer for a WebSocket ping when the client goes quiet, and hands
+//! everything else to the handler in order.
 
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
 use wsguard_protocol::{kind, CloseCode, ErrorCode, Frame, RetryAfter};
 
@@ -49,12 +50,19 @@ impl Intake {
         mut close_rx: watch::Receiver<Option<CloseRequest>>,
         work: mpsc::Sender<Work>,
         mut welcomed: watch::Receiver<bool>,
+        ping: &Notify,
     ) {
         let config = self.manager.config().clone();
         let mut shutdown = self.manager.shutdown_signal();
         let mut limiter = RateLimiter::new(config.max_frames_per_sec, std::time::Instant::now());
         let mut deadline = Instant::now() + config.handshake_timeout;
         let idle_limit = config.heartbeat * 2;
+        // Once welcomed, a client heard from last at `t` gets a WebSocket ping at
+        // t + 1.5 × heartbeat (one pinging on time is never pinged): the browser
+        // answers it by itself, so a page whose timers run late (a busy main thread,
+        // a throttled background tab) is still heard before the idle limit.
+        let quiet_after = idle_limit - config.heartbeat / 2;
+        let mut ping_at: Option<Instant> = None;
         // How the connection ends when the intake stops reading on its own.
         let mut end = None;
         loop {
@@ -74,7 +82,9 @@ impl Intake {
                 _ = shutdown.changed() => continue,
                 // The idle timer starts at the welcome.
                 Ok(()) = welcomed.changed(), if !open => {
-                    deadline = Instant::now() + idle_limit;
+                    let now = Instant::now();
+                    deadline = now + idle_limit;
+                    ping_at = Some(now + quiet_after);
                 }
                 () = sleep_until(deadline) => {
                     let (code, reason) = if open {
@@ -84,6 +94,10 @@ impl Intake {
                     };
                     self.outbound.request_close(CloseRequest::code(code, reason));
                     break;
+                }
+                () = sleep_until(ping_at.unwrap_or(deadline)), if ping_at.is_some() => {
+                    ping_at = None;
+                    ping.notify_one();
                 }
                 message = stream.next() => {
                     let message = match message {
@@ -99,7 +113,9 @@ impl Intake {
                     };
                     inc(&self.manager.metrics().frames_received);
                     if open {
-                        deadline = Instant::now() + idle_limit;
+                        let now = Instant::now();
+                        deadline = now + idle_limit;
+                        ping_at = Some(now + quiet_after);
                     }
                     match self.take(message, &mut limiter, open) {
                         Taken::Done => {}

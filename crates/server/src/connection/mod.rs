@@ -1,6 +1,7 @@
 //! One WebSocket connection: intake (reads, heartbeat, rate limit, pings),
 //! handler (handshake, rooms, publishes, routing — in order) and writer (batched
-//! flushes), three futures of one task that end together. On the way out the
+//! flushes, the heartbeat's WebSocket pings), three futures of one task that end
+//! together. On the way out the
 //! connection leaves every index and its router (with every handler registered
 //! for it) is dropped.
 
@@ -12,7 +13,7 @@ mod writer;
 
 use axum::extract::ws::WebSocket;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::manager::Manager;
 use crate::outbound::Outbound;
@@ -32,15 +33,17 @@ pub(crate) async fn run(manager: Manager, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let (work_tx, work_rx) = mpsc::channel(WORK_QUEUE);
     let (welcomed_tx, welcomed_rx) = watch::channel(false);
+    // The intake asks the writer for a WebSocket ping when the client has gone quiet.
+    let ping = Notify::new();
     let intake = Intake {
         manager: manager.clone(),
         connection_id: connection_id.clone(),
         outbound: outbound.clone(),
     };
     let handler = Handler::new(manager.clone(), conn, connection_id, outbound, welcomed_tx);
-    let writer = writer::write_loop(sink, out_rx, close_rx.clone(), manager.clone());
+    let writer = writer::write_loop(sink, out_rx, close_rx.clone(), &ping, manager.clone());
     let ((), session, ()) = tokio::join!(
-        intake.run(stream, close_rx, work_tx, welcomed_rx),
+        intake.run(stream, close_rx, work_tx, welcomed_rx, &ping),
         handler.run(work_rx),
         writer
     );

@@ -1,11 +1,12 @@
-//! The writer: queued frames batched into few flushes, then the close frame.
+//! The writer: queued frames batched into few flushes, the heartbeat's WebSocket
+//! pings, then the close frame.
 
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::timeout;
 use wsguard_protocol::CloseCode;
 
@@ -30,13 +31,15 @@ pub(super) fn truncate_reason(mut reason: String) -> String {
     reason
 }
 
-/// Writes queued frames, batching whatever is ready into one flush, until a close
-/// is requested; then writes the close frame (after the queue, except for a slow
+/// Writes queued frames, batching whatever is ready into one flush, and a WebSocket
+/// ping whenever `ping` is notified (the intake's heartbeat), until a close is
+/// requested; then writes the close frame (after the queue, except for a slow
 /// consumer, whose queue is dropped).
 pub(super) async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut queue: OutboundReceiver,
     mut close_rx: watch::Receiver<Option<CloseRequest>>,
+    ping: &Notify,
     manager: Manager,
 ) {
     let metrics = manager.metrics();
@@ -44,6 +47,12 @@ pub(super) async fn write_loop(
         tokio::select! {
             biased;
             _ = close_rx.changed() => break,
+            () = ping.notified() => {
+                tokio::select! {
+                    sent = sink.send(Message::Ping(Default::default())) => if sent.is_err() { return },
+                    _ = close_rx.changed() => break,
+                }
+            }
             next = queue.recv() => {
                 let Some(first) = next else { break };
                 let batch = async {
