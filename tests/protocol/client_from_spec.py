@@ -216,11 +216,16 @@ async def case_4000_heartbeat_timeout():
 async def case_quiet_peer_answering_websocket_pings_stays_open():
     # No frames from the client (no app `ping`, no WebSocket pings of its own), but
     # it answers the server's WebSocket pings: heard, so kept past 2 x heartbeat.
-    async with await open_ws(ping_interval=None) as ws:
-        await hello(ws, "hugo")
-        await asyncio.sleep(1.2)
-        await send(ws, {"type": "ping", "id": "p"})
-        assert (await recv(ws))["type"] == "pong"
+    # Its own server, heartbeat 1 s: a pong has 500 ms to arrive.
+    proc, port = start_server("--heartbeat-ms", "1000")
+    try:
+        async with await connect(f"ws://127.0.0.1:{port}/ws", ping_interval=None) as ws:
+            await hello(ws, "hugo")
+            await asyncio.sleep(2.5)
+            await send(ws, {"type": "ping", "id": "p"})
+            assert (await recv(ws))["type"] == "pong"
+    finally:
+        proc.kill()
 
 
 async def case_4409_evicted():

@@ -298,6 +298,80 @@ fn a_late_timer_pings_before_it_judges_silence() {
 }
 
 #[test]
+fn a_stall_with_a_ping_out_asks_once_more_before_it_judges_silence() {
+    // The ping goes out on time, then the page stalls for 7 s (its pong waits in the
+    // page's event queue) and the timer fires 2 s past the silence deadline.
+    let mut h = Harness::new(ClientConfig::default());
+    let socket = h.connect_open();
+    let first = Harness::sent(&h.advance(10_000))
+        .into_iter()
+        .find(|f| f.kind == "ping")
+        .expect("a ping after heartbeat_ms");
+    let late = h.now + 7_000;
+    h.now = late;
+    h.client.handle_timeout(late);
+    let out = h.drain();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::CloseSocket { .. })),
+        "a late timer closed a connection whose answer may be queued: {out:?}"
+    );
+    assert!(
+        Harness::sent(&out).iter().any(|f| f.kind == "ping"),
+        "it asks again"
+    );
+    // The queued pong is read: the connection was alive all along.
+    h.frame(socket, json!({"type":"pong","id": first.id}));
+    assert_eq!(h.client.state(), ClientState::Open);
+    assert!(!h
+        .advance(9_999)
+        .iter()
+        .any(|o| matches!(o, Output::CloseSocket { .. })));
+
+    // Asked once only: a stall past the second ask's grace, nothing heard, closes.
+    let mut h = Harness::new(ClientConfig::default());
+    let socket = h.connect_open();
+    h.advance(10_000);
+    let late = h.now + 7_000;
+    h.now = late;
+    h.client.handle_timeout(late);
+    h.drain();
+    let later = h.now + 8_000;
+    h.now = later;
+    h.client.handle_timeout(later);
+    assert!(h
+        .drain()
+        .iter()
+        .any(|o| matches!(o, Output::CloseSocket { socket: s, code: 4000, .. } if *s == socket)));
+}
+
+#[test]
+fn a_liveness_check_after_a_suspension_gets_its_grace() {
+    // A ping was out when the tab was suspended; the tab comes back 30 s later and
+    // checks the connection: the new ping gets the grace, the old one is superseded.
+    let mut h = Harness::new(ClientConfig::default());
+    let socket = h.connect_open();
+    h.advance(10_000);
+    let back = h.now + 30_000;
+    h.now = back;
+    h.client.check_liveness(back);
+    let probe = Harness::sent(&h.drain())
+        .into_iter()
+        .find(|f| f.kind == "ping")
+        .expect("the liveness check pings");
+    h.client.handle_timeout(back);
+    assert!(
+        !h.drain()
+            .iter()
+            .any(|o| matches!(o, Output::CloseSocket { .. })),
+        "closed before the probe's grace"
+    );
+    h.advance(100);
+    h.frame(socket, json!({"type":"pong","id": probe.id}));
+    assert_eq!(h.client.state(), ClientState::Open);
+    assert_eq!(h.client.stats().rtt_ms, Some(100));
+}
+
+#[test]
 fn online_reconnects_now_and_liveness_check_pings() {
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();

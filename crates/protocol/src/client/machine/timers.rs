@@ -8,6 +8,11 @@ use crate::{kind, CloseCode, Frame};
 /// Close code the client uses when the server never welcomed it.
 const WELCOME_TIMEOUT_CODE: u16 = 4408;
 
+/// A timer that fires more than this after the silence deadline ran late: the page
+/// was stalled (a busy main thread, a suspended or throttled tab), and the server's
+/// answer may be waiting behind the stall in the page's event queue.
+const LATE_MS: Millis = 100;
+
 impl<D: Payload> Client<D> {
     pub(super) fn grace(&self, heartbeat: Millis) -> Millis {
         self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2)
@@ -38,6 +43,8 @@ impl<D: Payload> Client<D> {
 
     /// The browser went offline or the page became visible again: check that the
     /// connection is alive (a ping now; silence past the grace closes with 4000).
+    /// An earlier ping still unanswered is superseded: the server gets the grace
+    /// from this one.
     pub fn check_liveness(&mut self, now: Millis) {
         self.tick(now);
         if let Phase::Open {
@@ -51,7 +58,7 @@ impl<D: Payload> Client<D> {
         {
             let deadline = self.now + self.config.heartbeat_grace_ms.unwrap_or(heartbeat / 2);
             *probe = Some(probe.map_or(deadline, |p| p.min(deadline)));
-            asked.get_or_insert(self.now);
+            *asked = Some(self.now);
             *next_ping = self.now + heartbeat;
             self.send_ping(socket);
         }
@@ -81,6 +88,7 @@ impl<D: Payload> Client<D> {
         if self.restoring && self.restore_deadline.is_some_and(|d| d <= now) {
             self.stop_restoring("the durable outbox did not answer in time");
         }
+        let silence = self.silence_deadline().filter(|d| *d <= now);
         match self.phase {
             Phase::Connecting { socket, deadline } if deadline <= now => {
                 self.fail_socket(socket, 1006, "connect timeout");
@@ -88,7 +96,12 @@ impl<D: Payload> Client<D> {
             Phase::Handshaking { socket, deadline } if deadline <= now => {
                 self.fail_socket(socket, WELCOME_TIMEOUT_CODE, "welcome timeout");
             }
-            Phase::Open { socket, .. } if self.silence_deadline().is_some_and(|d| d <= now) => {
+            // Silence, judged on time. A timer that ran late asks once more (a
+            // liveness probe: a ping, and the grace from now) before it judges.
+            Phase::Open { probe: None, .. } if silence.is_some_and(|d| now - d > LATE_MS) => {
+                self.check_liveness(now);
+            }
+            Phase::Open { socket, .. } if silence.is_some() => {
                 self.fail_socket(
                     socket,
                     CloseCode::HeartbeatTimeout.code(),
