@@ -260,19 +260,13 @@ fn a_late_timer_pings_before_it_judges_silence() {
     // the heartbeat and its grace since the welcome, but the server was never asked.
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();
-    let late = h.now + 16_000;
-    h.now = late;
-    h.client.handle_timeout(late);
-    let out = h.drain();
-    assert!(
-        !out.iter().any(|o| matches!(o, Output::CloseSocket { .. })),
-        "a late timer closed a connection it had not pinged: {out:?}"
+    let out = h.fire_late(16_000);
+    assert_eq!(
+        Harness::close_code(&out),
+        None,
+        "closed without a ping: {out:?}"
     );
-    let ping = Harness::sent(&out)
-        .into_iter()
-        .find(|f| f.kind == "ping")
-        .expect("the overdue ping, sent when the timer fired");
-    assert_eq!(h.client.state(), ClientState::Open);
+    let ping = Harness::ping(&out).expect("the overdue ping, sent when the timer fired");
     // The server answers: the connection stays open.
     h.advance(30);
     h.frame(socket, json!({"type":"pong","id": ping.id}));
@@ -281,19 +275,9 @@ fn a_late_timer_pings_before_it_judges_silence() {
 
     // Late again, and this time the server stays silent: closed with 4000 once the
     // ping went unanswered for the grace (5 s), not before.
-    let late = h.now + 25_000;
-    h.now = late;
-    h.client.handle_timeout(late);
-    assert!(!h
-        .drain()
-        .iter()
-        .any(|o| matches!(o, Output::CloseSocket { .. })));
-    let out = h.advance(4_999);
-    assert!(!out.iter().any(|o| matches!(o, Output::CloseSocket { .. })));
-    let out = h.advance(1);
-    assert!(out
-        .iter()
-        .any(|o| matches!(o, Output::CloseSocket { socket: s, code: 4000, .. } if *s == socket)));
+    assert_eq!(Harness::close_code(&h.fire_late(25_000)), None);
+    assert_eq!(Harness::close_code(&h.advance(4_999)), None);
+    assert_eq!(Harness::close_code(&h.advance(1)), Some(4000));
     assert_eq!(h.client.state(), ClientState::Reconnecting);
 }
 
@@ -303,45 +287,25 @@ fn a_stall_with_a_ping_out_asks_once_more_before_it_judges_silence() {
     // page's event queue) and the timer fires 2 s past the silence deadline.
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();
-    let first = Harness::sent(&h.advance(10_000))
-        .into_iter()
-        .find(|f| f.kind == "ping")
-        .expect("a ping after heartbeat_ms");
-    let late = h.now + 7_000;
-    h.now = late;
-    h.client.handle_timeout(late);
-    let out = h.drain();
-    assert!(
-        !out.iter().any(|o| matches!(o, Output::CloseSocket { .. })),
-        "a late timer closed a connection whose answer may be queued: {out:?}"
+    let first = Harness::ping(&h.advance(10_000)).expect("a ping after heartbeat_ms");
+    let out = h.fire_late(7_000);
+    assert_eq!(
+        Harness::close_code(&out),
+        None,
+        "closed with an answer maybe queued: {out:?}"
     );
-    assert!(
-        Harness::sent(&out).iter().any(|f| f.kind == "ping"),
-        "it asks again"
-    );
+    assert!(Harness::ping(&out).is_some(), "it asks again");
     // The queued pong is read: the connection was alive all along.
     h.frame(socket, json!({"type":"pong","id": first.id}));
     assert_eq!(h.client.state(), ClientState::Open);
-    assert!(!h
-        .advance(9_999)
-        .iter()
-        .any(|o| matches!(o, Output::CloseSocket { .. })));
+    assert_eq!(Harness::close_code(&h.advance(9_999)), None);
 
     // Asked once only: a stall past the second ask's grace, nothing heard, closes.
     let mut h = Harness::new(ClientConfig::default());
-    let socket = h.connect_open();
+    h.connect_open();
     h.advance(10_000);
-    let late = h.now + 7_000;
-    h.now = late;
-    h.client.handle_timeout(late);
-    h.drain();
-    let later = h.now + 8_000;
-    h.now = later;
-    h.client.handle_timeout(later);
-    assert!(h
-        .drain()
-        .iter()
-        .any(|o| matches!(o, Output::CloseSocket { socket: s, code: 4000, .. } if *s == socket)));
+    assert_eq!(Harness::close_code(&h.fire_late(7_000)), None);
+    assert_eq!(Harness::close_code(&h.fire_late(8_000)), Some(4000));
 }
 
 #[test]
@@ -351,18 +315,12 @@ fn a_liveness_check_after_a_suspension_gets_its_grace() {
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();
     h.advance(10_000);
-    let back = h.now + 30_000;
-    h.now = back;
-    h.client.check_liveness(back);
-    let probe = Harness::sent(&h.drain())
-        .into_iter()
-        .find(|f| f.kind == "ping")
-        .expect("the liveness check pings");
-    h.client.handle_timeout(back);
-    assert!(
-        !h.drain()
-            .iter()
-            .any(|o| matches!(o, Output::CloseSocket { .. })),
+    h.now += 30_000;
+    h.client.check_liveness(h.now);
+    let probe = Harness::ping(&h.drain()).expect("the liveness check pings");
+    assert_eq!(
+        Harness::close_code(&h.fire_late(0)),
+        None,
         "closed before the probe's grace"
     );
     h.advance(100);

@@ -58,6 +58,27 @@ impl Harness {
         out
     }
 
+    /// The timer fires `ms` from now, however late past its deadlines (a stalled or
+    /// throttled page): the clock jumps and `handle_timeout` runs once.
+    pub fn fire_late(&mut self, ms: u64) -> Vec<Output<Value>> {
+        self.now += ms;
+        self.client.handle_timeout(self.now);
+        self.drain()
+    }
+
+    /// The close code of the socket `out` closes, if it closes one.
+    pub fn close_code(out: &[Output<Value>]) -> Option<u16> {
+        out.iter().find_map(|o| match o {
+            Output::CloseSocket { code, .. } => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// The `ping` frame `out` sends, if any.
+    pub fn ping(out: &[Output<Value>]) -> Option<Frame<Value>> {
+        Self::sent(out).into_iter().find(|f| f.kind == "ping")
+    }
+
     pub fn opened_socket(out: &[Output<Value>]) -> Option<SocketId> {
         out.iter().find_map(|o| match o {
             Output::OpenSocket(s) => Some(*s),
