@@ -236,21 +236,13 @@ fn unauthorized_retries_once_only_with_a_fresh_token() {
 fn heartbeat_pings_measures_rtt_and_closes_4000_on_silence() {
     let mut h = Harness::new(ClientConfig::default());
     let socket = h.connect_open();
-    let out = h.advance(10_000);
-    let ping = Harness::sent(&out)
-        .into_iter()
-        .find(|f| f.kind == "ping")
-        .expect("a ping after heartbeat_ms");
+    let ping = Harness::ping(&h.advance(10_000)).expect("a ping after heartbeat_ms");
     h.advance(42);
     h.frame(socket, json!({"type":"pong","id": ping.id}));
     assert_eq!(h.client.stats().rtt_ms, Some(42));
     // Silence: heartbeat 10 s + grace 5 s after the last frame.
-    let out = h.advance(14_900);
-    assert!(!out.iter().any(|o| matches!(o, Output::CloseSocket { .. })));
-    let out = h.advance(200);
-    assert!(out
-        .iter()
-        .any(|o| matches!(o, Output::CloseSocket { code: 4000, .. })));
+    assert_eq!(Harness::close_code(&h.advance(14_900)), None);
+    assert_eq!(Harness::close_code(&h.advance(200)), Some(4000));
     assert_eq!(h.client.state(), ClientState::Reconnecting);
 }
 

@@ -57,12 +57,13 @@ impl Intake {
         let mut limiter = RateLimiter::new(config.max_frames_per_sec, std::time::Instant::now());
         let mut deadline = Instant::now() + config.handshake_timeout;
         let idle_limit = config.heartbeat * 2;
-        // Once welcomed, a client heard from last at `t` gets a WebSocket ping at
-        // t + 1.5 × heartbeat (one pinging on time is never pinged): the browser
-        // answers it by itself, so a page whose timers run late (a busy main thread,
-        // a throttled background tab) is still heard before the idle limit.
-        let quiet_after = idle_limit - config.heartbeat / 2;
-        let mut ping_at: Option<Instant> = None;
+        // Once welcomed, a client heard from last at `t` gets one WebSocket ping at
+        // t + 1.5 × heartbeat, half a heartbeat before the idle deadline (one pinging
+        // on time is never pinged): the browser answers it by itself, so a page whose
+        // timers run late (a busy main thread, a throttled background tab) is still
+        // heard before the idle limit.
+        let ping_before = config.heartbeat / 2;
+        let mut pinged = false;
         // How the connection ends when the intake stops reading on its own.
         let mut end = None;
         loop {
@@ -82,9 +83,7 @@ impl Intake {
                 _ = shutdown.changed() => continue,
                 // The idle timer starts at the welcome.
                 Ok(()) = welcomed.changed(), if !open => {
-                    let now = Instant::now();
-                    deadline = now + idle_limit;
-                    ping_at = Some(now + quiet_after);
+                    deadline = Instant::now() + idle_limit;
                 }
                 () = sleep_until(deadline) => {
                     let (code, reason) = if open {
@@ -95,8 +94,8 @@ impl Intake {
                     self.outbound.request_close(CloseRequest::code(code, reason));
                     break;
                 }
-                () = sleep_until(ping_at.unwrap_or(deadline)), if ping_at.is_some() => {
-                    ping_at = None;
+                () = sleep_until(deadline - ping_before), if open && !pinged => {
+                    pinged = true;
                     ping.notify_one();
                 }
                 message = stream.next() => {
@@ -113,9 +112,8 @@ impl Intake {
                     };
                     inc(&self.manager.metrics().frames_received);
                     if open {
-                        let now = Instant::now();
-                        deadline = now + idle_limit;
-                        ping_at = Some(now + quiet_after);
+                        deadline = Instant::now() + idle_limit;
+                        pinged = false;
                     }
                     match self.take(message, &mut limiter, open) {
                         Taken::Done => {}

@@ -1,9 +1,8 @@
 //! One WebSocket connection: intake (reads, heartbeat, rate limit, pings),
 //! handler (handshake, rooms, publishes, routing — in order) and writer (batched
 //! flushes, the heartbeat's WebSocket pings), three futures of one task that end
-//! together. On the way out the
-//! connection leaves every index and its router (with every handler registered
-//! for it) is dropped.
+//! together. On the way out the connection leaves every index and its router (with
+//! every handler registered for it) is dropped.
 
 mod dispatch;
 mod handler;

@@ -48,9 +48,10 @@ enum Phase {
         next_ping: Millis,
         stable_at: Option<Millis>,
         heartbeat: Millis,
-        /// When the first ping since the server was last heard went out. Silence is
-        /// judged from it: a timer that fired late (a throttled tab, a busy page)
-        /// pings first, and is never taken for a silent server.
+        /// When the ping silence is judged from went out: the first since the server
+        /// was last heard, or a liveness check's. None until a ping is out, so a ping
+        /// timer that fired late (a throttled tab, a busy page) pings before any
+        /// verdict.
         asked: Option<Millis>,
         /// A liveness check is waiting for any frame until then.
         probe: Option<Millis>,
